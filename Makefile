@@ -1,0 +1,44 @@
+# spinfer — the entry points. THE two commands: `make up` (set up, build, serve on
+# 127.0.0.1:3000) and `make test` (set up, build, run every test).
+SHELL := /bin/bash
+CACHE ?= $(HOME)/.cache/spinfer
+export SPINFER_CACHE := $(CACHE)
+HOST_TARGET := $(CACHE)/target-host
+SPINFER := $(HOST_TARGET)/release/spinfer
+LISTEN ?= 127.0.0.1:3000
+ENV := source $(CACHE)/toolchain.env
+COMPONENTS := classify frontend
+HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
+
+.PHONY: setup build build-wasm build-host up test test-unit test-integration wit clean-cache
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup build-wasm build-host
+
+build-wasm:
+	@bash scripts/build-wasm.sh $(COMPONENTS) faulty
+
+build-host:
+	@$(HOST_CARGO) build --release --locked -p spinfer
+
+up: build
+	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN)
+
+test: build test-unit test-integration
+
+test-unit:
+	$(HOST_CARGO) test --release --locked -p spinfer-pipeline
+	$(HOST_CARGO) test --release --locked -p spinfer --bins
+
+test-integration:
+	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
+	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host -- --test-threads=2
+
+# What the release classify component imports and exports.
+wit:
+	@$(ENV) && PATH="$$WASM_PATH:$$PATH" wasm-tools component wit target/wasm32-wasip2/release/classify.wasm
+
+clean-cache:
+	rm -rf $(CACHE)/target-* $(CACHE)/precompiled

@@ -1,0 +1,97 @@
+//! HTTP plumbing for classify: JSON responses, the uniform error body
+//! `{"error":{"code":…,"message":…}}`, limits read from the component's environment,
+//! and a body reader that stops at the limit instead of buffering an unbounded upload.
+
+use futures::StreamExt;
+use serde::Serialize;
+use spin_sdk::http::{IncomingRequest, Response};
+use spinfer_pipeline::{DecodeLimits, PipelineError};
+
+/// Default request-body limit (10 MiB); `SPINFER_MAX_BODY_BYTES` overrides it.
+pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// Per-request limits, from the component's environment (spin.toml `environment`).
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub decode: DecodeLimits,
+}
+
+impl Limits {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
+        Self {
+            max_body_bytes: var("SPINFER_MAX_BODY_BYTES").map_or(DEFAULT_MAX_BODY, |v| v as usize),
+            decode: DecodeLimits { max_pixels: var("SPINFER_MAX_PIXELS").unwrap_or(DecodeLimits::default().max_pixels) },
+        }
+    }
+}
+
+/// An error answer: status code, stable code, human message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: u16,
+    code: &'static str,
+    message: String,
+    allow: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), allow: None }
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self { allow: Some(allow), ..Self::new(405, "method_not_allowed", format!("use {allow} on this route")) }
+    }
+
+    pub fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let mut response = json(self.status, &body);
+        if let Some(allow) = self.allow {
+            response.set_header("allow", allow);
+        }
+        response
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        Self::new(e.status(), e.code(), e.to_string())
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json(status: u16, value: &impl Serialize) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(value).unwrap_or_default())
+        .build()
+}
+
+/// Read the whole body, answering 413 as soon as it is known to exceed `limit`
+/// (from Content-Length before reading, or while streaming).
+pub async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = |n: String| ApiError::new(413, "body_too_large", format!("body is {n} bytes, over the limit of {limit} bytes"));
+    let declared = req
+        .headers()
+        .get(&"content-length".to_string())
+        .first()
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|&n| n > limit as u64) {
+        return Err(too_large(n.to_string()));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut stream = req.into_body_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::new(400, "body_read_failed", format!("could not read the body: {e:?}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(format!("more than {}", body.len() + chunk.len() - 1)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(PipelineError::EmptyBody.into());
+    }
+    Ok(body)
+}

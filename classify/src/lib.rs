@@ -1,0 +1,129 @@
+//! `classify` — a Spin HTTP component: image bytes in, ImageNet top-K JSON out.
+//!
+//! Routes (mounted at `/classify/...` by spin.toml):
+//! - `POST /classify[?top=K&model=NAME]` raw image body → predictions
+//! - `GET /classify/models` the models this component knows
+//! - `GET /classify/healthz` 200 when the default graph loads through wasi:nn
+//!
+//! This file is only HTTP: parsing, limits and status codes. The image maths is in
+//! `spinfer-pipeline`, the wasi:nn calls in [`nn`].
+
+mod http;
+mod nn;
+
+use http::{json, ApiError, Limits};
+use serde_json::json;
+use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http_component;
+use spinfer_pipeline::{decode_rgb8, find_model, softmax, tensor_le_bytes, to_model_input, top_k, Labels, ModelSpec, MODELS};
+use std::time::Instant;
+
+const DEFAULT_TOP: usize = 5;
+const MAX_TOP: usize = 20;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> Response {
+    let path_query = req.path_with_query().unwrap_or_default();
+    let (path, query) = path_query.split_once('?').unwrap_or((&path_query, ""));
+    let result = match (path.trim_end_matches('/'), req.method()) {
+        ("/classify", Method::Post) => classify(req, query.to_owned()).await,
+        ("/classify", _) => Err(ApiError::method_not_allowed("POST")),
+        ("/classify/models", Method::Get) => Ok(models()),
+        ("/classify/healthz", Method::Get) => healthz(),
+        ("/classify/models" | "/classify/healthz", _) => Err(ApiError::method_not_allowed("GET")),
+        _ => Err(ApiError::new(404, "not_found", format!("no route for {path}"))),
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+/// The query options of `POST /classify`.
+struct Options {
+    top: usize,
+    model: &'static ModelSpec,
+}
+
+fn parse_options(query: &str) -> Result<Options, ApiError> {
+    let mut options = Options { top: DEFAULT_TOP, model: &MODELS[0] };
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "top" => {
+                options.top = value.parse().ok().filter(|k| (1..=MAX_TOP).contains(k)).ok_or_else(|| {
+                    ApiError::new(400, "bad_top", format!("top must be an integer from 1 to {MAX_TOP}, got {value:?}"))
+                })?
+            }
+            "model" => {
+                options.model = find_model(&value).ok_or_else(|| {
+                    let known: Vec<_> = MODELS.iter().map(|m| m.name).collect();
+                    ApiError::new(404, "unknown_model", format!("unknown model {value:?}; known: {}", known.join(", ")))
+                })?
+            }
+            _ => {}
+        }
+    }
+    Ok(options)
+}
+
+async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiError> {
+    let start = Instant::now();
+    let options = parse_options(&query)?;
+    let limits = Limits::from_env();
+    let body = http::read_body(req, limits.max_body_bytes).await?;
+    let labels = load_labels(options.model)?;
+
+    let t0 = Instant::now();
+    let image = decode_rgb8(&body, limits.decode)?;
+    drop(body);
+    let t1 = Instant::now();
+    let input = tensor_le_bytes(&to_model_input(&image, options.model));
+    let t2 = Instant::now();
+    let logits = nn::infer(options.model, &input).map_err(|e| ApiError::new(503, "inference_failed", e.to_string()))?;
+    let t3 = Instant::now();
+    if logits.len() != options.model.classes {
+        return Err(ApiError::new(
+            500,
+            "bad_model_output",
+            format!("model returned {} values, expected {}", logits.len(), options.model.classes),
+        ));
+    }
+    let predictions = top_k(&softmax(&logits), options.top, &labels);
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    Ok(json(
+        200,
+        &json!({
+            "model": options.model.name,
+            "image": { "width": image.width(), "height": image.height() },
+            "predictions": predictions,
+            "timings_ms": {
+                "decode": ms(t0, t1),
+                "preprocess": ms(t1, t2),
+                "inference": ms(t2, t3),
+                "total": ms(start, Instant::now()),
+            },
+        }),
+    ))
+}
+
+fn load_labels(model: &ModelSpec) -> Result<Labels, ApiError> {
+    let text = std::fs::read_to_string(model.labels_path).map_err(|e| {
+        ApiError::new(500, "labels_missing", format!("cannot read {} (mount it via spin.toml files): {e}", model.labels_path))
+    })?;
+    Ok(Labels::parse(&text, model.classes)?)
+}
+
+fn models() -> Response {
+    let list: Vec<_> = MODELS
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let labels = load_labels(m).map(|l| l.len()).ok();
+            json!({ "name": m.name, "default": i == 0, "input_shape": m.input_shape, "labels": labels })
+        })
+        .collect();
+    json(200, &json!({ "models": list }))
+}
+
+fn healthz() -> Result<Response, ApiError> {
+    let model = &MODELS[0];
+    nn::probe(model).map_err(|e| ApiError::new(503, "graph_unavailable", e.to_string()))?;
+    Ok(json(200, &json!({ "status": "ok", "model": model.name })))
+}

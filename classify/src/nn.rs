@@ -1,0 +1,52 @@
+//! The one place classify talks to wasi:nn (`wasi:nn@0.2.0-rc-2024-10-28`, WIT in
+//! `../wit/`): find the graph by name, make an execution context, compute, read the first
+//! output as f32 logits. Whoever provides wasi:nn (the spinfer host's native registry or
+//! a composed Wasm provider) decides where the graph comes from.
+
+mod bindings {
+    wit_bindgen::generate!({ path: "wit", world: "wasi:nn/ml", generate_all });
+}
+
+use bindings::wasi::nn::{errors, graph, tensor};
+use spinfer_pipeline::ModelSpec;
+
+/// A wasi-nn failure, with the provider's own code and message.
+#[derive(Debug)]
+pub struct NnError {
+    pub stage: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for NnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "wasi-nn {} failed: {}", self.stage, self.message)
+    }
+}
+
+fn wrap(stage: &'static str) -> impl FnOnce(errors::Error) -> NnError {
+    move |e| NnError { stage, message: format!("{:?}: {}", e.code(), e.data()) }
+}
+
+/// Load the model's graph by name and check an execution context can be made.
+pub fn probe(model: &ModelSpec) -> Result<(), NnError> {
+    let g = graph::load_by_name(model.name).map_err(wrap("load-by-name"))?;
+    g.init_execution_context().map_err(wrap("init-execution-context"))?;
+    Ok(())
+}
+
+/// Run one NCHW f32 tensor (little-endian bytes) through the model; return the logits.
+pub fn infer(model: &ModelSpec, input_le: &[u8]) -> Result<Vec<f32>, NnError> {
+    let g = graph::load_by_name(model.name).map_err(wrap("load-by-name"))?;
+    let ctx = g.init_execution_context().map_err(wrap("init-execution-context"))?;
+    let input = tensor::Tensor::new(&model.input_shape, tensor::TensorType::Fp32, input_le);
+    let outputs = ctx.compute(vec![(model.input_name.to_string(), input)]).map_err(wrap("compute"))?;
+    let (_, first) = outputs
+        .into_iter()
+        .next()
+        .ok_or_else(|| NnError { stage: "compute", message: "the graph returned no outputs".into() })?;
+    if first.ty() != tensor::TensorType::Fp32 {
+        return Err(NnError { stage: "compute", message: format!("output is {:?}, expected fp32", first.ty()) });
+    }
+    let bytes = first.data();
+    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}

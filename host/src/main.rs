@@ -1,0 +1,237 @@
+//! `spinfer` — runs a Spin app (`spin.toml`) on wasmtime with native wasi-nn.
+//!
+//! `spinfer up` reads the manifest and the runtime config, loads every wasi-nn model
+//! once, compiles every component once, then serves HTTP with a fresh instance per
+//! request, admission control and limits; `/metrics` is on a separate admin listener.
+
+mod chaining;
+mod config;
+mod manifest;
+mod metrics;
+mod nn;
+mod outbound;
+mod routes;
+mod runtime;
+mod server;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(name = "spinfer", version, about = "Run a Spin app on wasmtime with native wasi-nn")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app's HTTP triggers (like `spin up`).
+    Up(UpArgs),
+}
+
+#[derive(Parser, Clone)]
+struct UpArgs {
+    /// The Spin manifest.
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    manifest: PathBuf,
+    /// Address to serve the app on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Address for the admin listener (`/metrics`); off when not given.
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
+    /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the manifest.
+    #[arg(long)]
+    runtime_config_file: Option<PathBuf>,
+    /// wasi-nn backend, overriding the runtime config (only `onnx` is built in).
+    #[arg(long)]
+    nn_backend: Option<String>,
+    /// ONNX Runtime shared library (libonnxruntime.so).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    ort_lib: Option<PathBuf>,
+    /// Sessions per model (requests computing at once per model); 0 = runtime config or CPU count.
+    #[arg(long, default_value_t = 0)]
+    sessions: usize,
+    /// Requests handled at once; 0 = 2 × CPU count.
+    #[arg(long, default_value_t = 0)]
+    max_concurrency: usize,
+    /// Requests that may wait for a slot; more are answered 503 at once.
+    #[arg(long, default_value_t = 64)]
+    max_queue: usize,
+    /// Longest wait in the queue before a 503, milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    queue_timeout_ms: u64,
+    /// Largest request body accepted by the host (components may set lower limits).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: u64,
+    /// Linear-memory cap per component instance, bytes.
+    #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY", default_value_t = 512 * 1024 * 1024)]
+    max_instance_memory: usize,
+    /// Request timeout, milliseconds (Wasm execution is interrupted at this point).
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
+    /// Directory for precompiled components; `none` disables the cache.
+    #[arg(long, env = "SPINFER_CACHE_DIR")]
+    cache_dir: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text")]
+    log_format: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let Command::Up(args) = Cli::parse().command;
+    init_logging(&args.log_format)?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let max_concurrency = if args.max_concurrency == 0 { 2 * cores } else { args.max_concurrency };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(max_concurrency + 2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(up(args, cores, max_concurrency))
+}
+
+fn init_logging(format: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => bail!("unknown --log-format {other:?} (text or json)"),
+    }
+    Ok(())
+}
+
+async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Result<()> {
+    let manifest = manifest::Manifest::load(&args.manifest)?;
+    let config_path = args.runtime_config_file.clone().unwrap_or_else(|| manifest.dir.join("runtime-config.toml"));
+    let rc = if config_path.is_file() || args.runtime_config_file.is_some() {
+        config::RuntimeConfig::load(&config_path)?
+    } else {
+        config::RuntimeConfig::default()
+    };
+    let metrics = Arc::new(metrics::Metrics::default());
+    let registry = load_models(&args, &rc, cores, metrics.clone())?;
+
+    let limits = runtime::InstanceLimits {
+        max_memory_bytes: args.max_instance_memory,
+        timeout: Duration::from_millis(args.timeout_ms),
+        max_instances: (max_concurrency * 4 + 8) as u32,
+    };
+    let cache_dir = match args.cache_dir.as_deref() {
+        Some("none") => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinfer/precompiled")),
+    };
+    let overrides = spin_variable_overrides();
+    let started = std::time::Instant::now();
+    let app = runtime::App::load(&manifest, &overrides, registry, limits, metrics.clone(), cache_dir.as_deref())?;
+    tracing::info!(components = manifest.components.len(), ms = started.elapsed().as_millis() as u64, "components ready");
+    app.spawn_epoch_ticker();
+
+    let server = server::Server::new(
+        app,
+        server::ServerLimits {
+            max_concurrency,
+            max_queue: args.max_queue,
+            queue_timeout: Duration::from_millis(args.queue_timeout_ms),
+            max_body_bytes: args.max_body_bytes,
+        },
+    );
+    if let Some(addr) = args.admin_listen {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding admin listener {addr}"))?;
+        tracing::info!(%addr, "admin listener (/metrics)");
+        tokio::spawn(serve_admin(listener, metrics));
+    }
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let local = listener.local_addr()?;
+    for t in &manifest.triggers {
+        tracing::info!(route = %t.route, component = %t.component, "route");
+    }
+    // The line scripts and tests wait for.
+    println!("Serving http://{local}");
+    serve(listener, server).await
+}
+
+fn load_models(args: &UpArgs, rc: &config::RuntimeConfig, cores: usize, metrics: Arc<metrics::Metrics>) -> anyhow::Result<nn::SharedRegistry> {
+    let nn_cfg = &rc.wasi_nn;
+    let backend = args.nn_backend.as_deref().unwrap_or(&nn_cfg.backend);
+    if backend != "onnx" {
+        bail!("unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime)");
+    }
+    if nn_cfg.models.is_empty() {
+        tracing::warn!("no [wasi_nn.models] configured: components that call wasi:nn will get not-found");
+        return Ok(nn::SharedRegistry::default());
+    }
+    let lib = args.ort_lib.clone().context("ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH (scripts/setup.sh installs it)")?;
+    nn::init_onnxruntime(&lib)?;
+    let sessions = [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
+    let pool = nn::PoolConfig { sessions, intra_threads: nn_cfg.intra_op_threads };
+    let models: Vec<(String, PathBuf)> = nn_cfg.models.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let started = std::time::Instant::now();
+    let observe: nn::InferenceObserver = Arc::new(move |model, secs| metrics.inference_done(model, secs));
+    let registry = nn::SharedRegistry::load_onnx(&models, pool, observe)?;
+    tracing::info!(models = ?registry.names(), sessions, intra_threads = pool.intra_threads, ms = started.elapsed().as_millis() as u64, "wasi-nn graphs loaded");
+    Ok(registry)
+}
+
+/// `SPIN_VARIABLE_<NAME>` environment variables, as Spin reads them.
+fn spin_variable_overrides() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter_map(|(k, v)| k.strip_prefix("SPIN_VARIABLE_").map(|n| (n.to_lowercase(), v)))
+        .collect()
+}
+
+async fn serve(listener: TcpListener, server: Arc<server::Server>) -> anyhow::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let server = server.clone();
+                let service = hyper::service::service_fn(move |req| server.clone().handle(req));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move { let _ = conn.await; });
+            }
+            signal = &mut shutdown => {
+                tracing::info!(signal, in_flight = server.app.metrics.in_flight(), "shutting down: draining in-flight requests");
+                break;
+            }
+        }
+    }
+    drop(listener);
+    match tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await {
+        Ok(()) => tracing::info!("drained; bye"),
+        Err(_) => tracing::warn!("drain timed out after 30 s; exiting"),
+    }
+    Ok(())
+}
+
+async fn serve_admin(listener: TcpListener, metrics: Arc<metrics::Metrics>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let metrics = metrics.clone();
+        let service = hyper::service::service_fn(move |req| server::admin(metrics.clone(), req));
+        tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

@@ -1,0 +1,160 @@
+//! The `spinfer` host's own promises, tested through the real binary: faults in one
+//! request (trap, out-of-memory, endless loop) are answered with JSON and contained;
+//! chaining, outbound policy and variables work; overload is answered 503 quickly;
+//! bad configuration stops start-up with a message naming the problem; SIGTERM drains.
+
+mod common;
+
+use common::{fixture, repo_root, shared_model, Host};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn faults(extra: &[&str]) -> Host {
+    let rc = repo_root().join("runtime-config.toml");
+    let mut args = vec!["--runtime-config-file", rc.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Host::start(&fixture("faults.toml"), &args)
+}
+
+fn assert_ok(h: &Host) {
+    let r = h.get("/fault/ok");
+    assert_eq!((r.status, r.text().as_str()), (200, "fine"));
+}
+
+#[test]
+fn trap_oom_and_timeout_are_contained() {
+    let h = faults(&["--timeout-ms", "1500", "--max-instance-memory", "67108864"]);
+    assert_ok(&h);
+    let r = h.get("/fault/trap");
+    assert_eq!((r.status, r.error_code().as_str()), (500, "component_trapped"), "{}", r.text());
+    assert_ok(&h);
+    let r = h.get("/fault/oom");
+    assert_eq!((r.status, r.error_code().as_str()), (500, "out_of_memory"), "{}", r.text());
+    assert_ok(&h);
+    let start = Instant::now();
+    let r = h.get("/fault/loop");
+    assert_eq!((r.status, r.error_code().as_str()), (504, "timeout"), "{}", r.text());
+    assert!(start.elapsed() < Duration::from_secs(10), "timeout took {:?}", start.elapsed());
+    assert_ok(&h);
+    let r = h.post("/classify?top=1", &std::fs::read(shared_model().join("images/coffee.png")).unwrap());
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn chaining_outbound_policy_and_variables() {
+    let h = faults(&[]);
+    let r = h.get("/fault/chain");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "ok");
+    let r = h.get("/fault/denied");
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(r.text().contains("denied") || r.text().contains("Denied"), "{}", r.text());
+    assert_eq!(h.get("/fault/variable").text(), "hello from spinfer");
+    // SPIN_VARIABLE_* overrides the application variable.
+    let rc = repo_root().join("runtime-config.toml");
+    let h2 = Host::try_start(&fixture("faults.toml"), &["--runtime-config-file", rc.to_str().unwrap()], &[("SPIN_VARIABLE_GREETING", "hi")])
+        .unwrap_or_else(|f| panic!("{}", f.stderr));
+    assert_eq!(h2.get("/fault/variable").text(), "hi from spinfer");
+    assert_eq!(h.get("/nothing-routes-here").error_code(), "not_found");
+}
+
+#[test]
+fn missing_graph_is_503_with_the_backend_message() {
+    let dir = scratch("nn-missing");
+    std::fs::write(dir.join("rc.toml"), format!("[wasi_nn.models]\nmobilenetv2 = \"{}\"\n", repo_root().join("models/mobilenetv2/model.onnx").display())).unwrap();
+    let h = Host::start(&repo_root().join("spin.toml"), &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()]);
+    let img = std::fs::read(shared_model().join("images/eagle.jpg")).unwrap();
+    let r = h.post("/classify?model=efficientnet_lite0", &img);
+    assert_eq!((r.status, r.error_code().as_str()), (503, "inference_failed"), "{}", r.text());
+    assert!(r.text().contains("efficientnet_lite0"), "{}", r.text());
+    assert_eq!(h.post("/classify?model=mobilenetv2&top=1", &img).json()["predictions"][0]["index"], 22);
+}
+
+#[test]
+fn overload_is_answered_503_with_retry_after() {
+    let h = faults(&["--max-concurrency", "1", "--max-queue", "0", "--timeout-ms", "3000"]);
+    let addr = h.addr;
+    let slow = std::thread::spawn(move || common::request(addr, "GET", "/fault/loop", &[], b""));
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    let r = h.get("/fault/ok");
+    assert_eq!((r.status, r.error_code().as_str()), (503, "overloaded"), "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(start.elapsed() < Duration::from_millis(500), "503 took {:?}", start.elapsed());
+    assert_eq!(slow.join().unwrap().status, 504);
+    assert_ok(&h);
+}
+
+#[test]
+fn metrics_on_the_admin_listener() {
+    let port = free_port();
+    let admin = format!("127.0.0.1:{port}");
+    let h = faults(&["--admin-listen", &admin]);
+    assert_ok(&h);
+    let _ = h.get("/fault/trap");
+    let r = common::request(admin.parse().unwrap(), "GET", "/metrics", &[], b"");
+    let text = r.text();
+    assert_eq!(r.status, 200);
+    assert!(text.contains("spinfer_requests_total{component=\"faulty\",status=\"200\"} 1"), "{text}");
+    assert!(text.contains("spinfer_requests_total{component=\"faulty\",status=\"500\"} 1"), "{text}");
+    assert!(text.contains("spinfer_request_duration_seconds_count{component=\"faulty\"} 2"), "{text}");
+    for name in ["spinfer_queue_depth", "spinfer_instances", "spinfer_in_flight", "spinfer_rejected_total"] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    let img = std::fs::read(shared_model().join("images/china.jpg")).unwrap();
+    assert_eq!(h.post("/classify", &img).status, 200);
+    let text = common::request(admin.parse().unwrap(), "GET", "/metrics", &[], b"").text();
+    assert!(text.contains("spinfer_inference_duration_seconds_count{model=\"mobilenetv2\"} 1"), "{text}");
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests() {
+    let h = faults(&["--timeout-ms", "1500"]);
+    let addr = h.addr;
+    let slow = std::thread::spawn(move || common::request(addr, "GET", "/fault/loop", &[], b""));
+    std::thread::sleep(Duration::from_millis(400));
+    let code = h.terminate();
+    assert_eq!(slow.join().unwrap().status, 504, "in-flight request was not answered");
+    assert_eq!(code, Some(0));
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spinfer-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Start-up must fail with a message naming the problem.
+fn refuses(manifest: &std::path::Path, args: &[&str], env: &[(&str, &str)], expect: &str) {
+    match Host::try_start(manifest, args, env) {
+        Ok(_) => panic!("spinfer started despite: {expect}"),
+        Err(f) => {
+            assert_ne!(f.code, Some(0));
+            assert!(f.stderr.contains(expect), "expected {expect:?} in:\n{}", f.stderr);
+        }
+    }
+}
+
+#[test]
+fn bad_configuration_stops_startup_with_a_clear_message() {
+    let dir = scratch("config");
+    let spin = std::fs::read_to_string(repo_root().join("spin.toml")).unwrap();
+    refuses(&dir.join("absent.toml"), &[], &[], "cannot read manifest");
+    std::fs::write(dir.join("syntax.toml"), "spin_manifest_version = 2\n[application\n").unwrap();
+    refuses(&dir.join("syntax.toml"), &[], &[], "syntax.toml:2:");
+    let missing = spin.replace("target/wasm32-wasip2/release/classify.wasm", "nowhere/classify.wasm");
+    std::fs::write(dir.join("missing.toml"), missing).unwrap();
+    refuses(&dir.join("missing.toml"), &[], &[], "nowhere/classify.wasm");
+    let unsupported = format!("{spin}\n[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"classify\"\n");
+    std::fs::write(dir.join("redis.toml"), unsupported).unwrap();
+    refuses(&dir.join("redis.toml"), &[], &[], "\"redis\" is not supported");
+    let spin_toml = repo_root().join("spin.toml");
+    refuses(&spin_toml, &["--nn-backend", "tensorflow"], &[], "unknown wasi-nn backend \"tensorflow\"");
+    refuses(&spin_toml, &["--ort-lib", "/nonexistent/libonnxruntime.so"], &[], "ONNX Runtime library not found at /nonexistent/libonnxruntime.so");
+    std::fs::write(dir.join("rc.toml"), "[wasi_nn.models]\nghost = \"ghost.onnx\"\n").unwrap();
+    refuses(&spin_toml, &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()], &[], "model \"ghost\"");
+}

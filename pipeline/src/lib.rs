@@ -1,0 +1,17 @@
+//! The image → tensor → top-K pipeline of spinfer's `classify` component, as plain Rust.
+//!
+//! Nothing here touches HTTP or wasi-nn, so every step unit-tests on the host target
+//! against the reference tensors and top-5s in `../shared/model/`. The component wires
+//! these steps to wasi:http and wasi:nn; this crate owns the maths and the limits.
+
+pub mod decode;
+pub mod error;
+pub mod models;
+pub mod preprocess;
+pub mod topk;
+
+pub use decode::{decode_rgb8, DecodeLimits};
+pub use error::PipelineError;
+pub use models::{find_model, ModelSpec, Normalisation, MODELS};
+pub use preprocess::{center_crop_224, normalise_nchw, resize_short_side, tensor_le_bytes, to_model_input};
+pub use topk::{softmax, top_k, Labels, Prediction};

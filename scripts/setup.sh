@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — idempotent set-up of everything spinfer needs to build and test,
+# on a fresh Debian 12 machine that reaches only the package registries.
+#
+# Picks how Rust builds wasm32-wasip2 components:
+#   route A ("rustup"): rustup's toolchain already has the wasm32-wasip2 std
+#                       (ordinary machines; opt in to `rustup target add` with
+#                       SPINFER_RUSTUP_ADD=1 where the Rust dist server is reachable);
+#   route B ("debian"): Debian's rustc-web + rust-web-src, std rebuilt with -Zbuild-std,
+#                       linked by wasm-component-ld (crates.io) and lld from Debian.
+# Installs: Debian packages (route B), wasm-component-ld (route B), wasm-tools, and a
+# project-local Python venv (.venv) with ONNX Runtime (its libonnxruntime.so is what the
+# native host dlopens) and the test/tooling packages.
+# Writes $SPINFER_CACHE/toolchain.env, which the Makefile sources. Prints one
+# "[setup] ..." line per step and "[time] step: N s" for slow ones.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${SPINFER_CACHE:-$HOME/.cache/spinfer}"
+ENV_FILE="$CACHE/toolchain.env"
+VENV="${SPINFER_VENV:-$ROOT/.venv}"
+TARGET=wasm32-wasip2
+MODE="${WASM_TOOLCHAIN:-auto}"
+WASM_TOOLS_VERSION=1.263.0
+# 0.5.21 is what rustc 1.95 bundles: route B then emits the same wasi:*@0.2.6 imports
+# as route A, which older hosts (SpinKube's shim) accept.
+WASM_COMPONENT_LD_VERSION=0.5.21
+LLVM_VER=22
+DEB_PKGS=(rustc-web cargo-web rust-web-src wasi-libc "lld-$LLVM_VER")
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+mkdir -p "$CACHE"
+
+log() { printf '[setup] %s\n' "$*"; }
+timed() { # timed LABEL CMD...
+  local label=$1 t0=$EPOCHREALTIME; shift
+  "$@"
+  printf '[time] %s: %.1f s\n' "$label" "$(echo "$EPOCHREALTIME - $t0" | bc)"
+}
+have_rustup_target() {
+  command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"
+}
+need_apt_update_done=0
+apt_install() { # apt_install PKG... (only the missing ones)
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  ((${#missing[@]})) || return 0
+  if ((need_apt_update_done == 0)); then timed "apt-get update" apt-get update -qq; need_apt_update_done=1; fi
+  timed "apt-get install ${missing[*]}" \
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+cargo_install() { # cargo_install CRATE VERSION [extra args...]
+  local crate=$1 version=$2; shift 2
+  if [[ "$("$CARGO_BIN/$crate" --version 2>/dev/null)" == "$crate $version" ]]; then
+    log "$crate $version present"; return 0
+  fi
+  timed "cargo install $crate $version" cargo install --quiet --locked "$crate" --version "$version" "$@"
+}
+
+# ------------------------------------------------------------------ route
+apt_install bc ca-certificates
+if [[ "$MODE" == auto || "$MODE" == rustup ]]; then
+  if ! have_rustup_target && [[ "${SPINFER_RUSTUP_ADD:-0}" == 1 ]]; then
+    timed "rustup target add $TARGET" timeout 300 rustup target add "$TARGET" || true
+  fi
+  if have_rustup_target; then MODE=rustup
+  elif [[ "$MODE" == rustup ]]; then echo "error: WASM_TOOLCHAIN=rustup but rustup has no $TARGET std" >&2; exit 1
+  else MODE=debian; fi
+fi
+log "route: $([[ $MODE == rustup ]] && echo 'A (rustup wasm32-wasip2 std)' || echo 'B (Debian rustc-web + -Zbuild-std)')"
+
+if [[ "$MODE" == debian ]]; then
+  apt_install "${DEB_PKGS[@]}"
+  test -d /usr/lib/rustlib/src/rust/library/std || { echo "error: rust-web-src is missing its std source" >&2; exit 1; }
+  # rustc looks for crt1-*.o and libc.a under <sysroot>/lib/rustlib/<target>/lib/self-contained.
+  for t in wasm32-wasip1 wasm32-wasip2; do
+    d=/usr/lib/rustlib/$t/lib/self-contained; mkdir -p "$d"
+    for f in crt1-command.o crt1-reactor.o libc.a; do ln -sfn "/usr/lib/wasm32-wasi/$f" "$d/$f"; done
+  done
+  log "wasi-libc linked into /usr/lib/rustlib/wasm32-wasip{1,2}/lib/self-contained"
+  cargo_install wasm-component-ld "$WASM_COMPONENT_LD_VERSION"
+fi
+cargo_install wasm-tools "$WASM_TOOLS_VERSION" --no-default-features \
+  --features validate,print,parse,component,metadata,strip,objdump,dump
+
+# ------------------------------------------------------------------ python venv
+if [[ ! -x "$VENV/bin/python" ]]; then
+  apt_install python3-venv
+  timed "python venv" python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -r "$ROOT/scripts/requirements.txt" --dry-run 2>/dev/null | grep -q 'Would install'; then
+  log "python packages present ($(tr '\n' ' ' < "$ROOT/scripts/requirements.txt"))"
+else
+  timed "pip install -r scripts/requirements.txt" \
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+fi
+ORT_LIB=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -1)
+[[ -n "$ORT_LIB" ]] || { echo "error: onnxruntime wheel has no libonnxruntime.so" >&2; exit 1; }
+log "ONNX Runtime library: $ORT_LIB"
+
+# ------------------------------------------------------------------ env file
+{
+  echo "# written by scripts/setup.sh on $(date -u +%FT%TZ); sourced by the Makefile"
+  echo "export WASM_TOOLCHAIN=$MODE"
+  echo "export ORT_DYLIB_PATH=$ORT_LIB"
+  echo "export SPINFER_VENV=$VENV"
+  if [[ "$MODE" == debian ]]; then
+    cat <<EOT
+export WASM_CARGO=/usr/bin/cargo
+export WASM_RUSTC=/usr/bin/rustc
+export WASM_RUSTDOC=/usr/bin/rustdoc
+export WASM_CARGO_FLAGS="-Zbuild-std=std,panic_abort"
+export WASM_PATH=/usr/lib/llvm-$LLVM_VER/bin:$CARGO_BIN
+EOT
+  else
+    cat <<EOT
+export WASM_CARGO=cargo
+export WASM_RUSTC=rustc
+export WASM_RUSTDOC=rustdoc
+export WASM_CARGO_FLAGS=""
+export WASM_PATH=$CARGO_BIN
+EOT
+  fi
+} > "$ENV_FILE"
+log "wrote $ENV_FILE"
