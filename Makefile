@@ -10,7 +10,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm build-host up test test-unit test-integration wit clean-cache
+.PHONY: setup build build-wasm build-host up test test-unit test-integration test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -26,15 +26,20 @@ build-host:
 up: build
 	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN)
 
-test: build test-unit test-integration
+test: build test-unit test-integration test-browser
 
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline
 	$(HOST_CARGO) test --release --locked -p spinfer --bins
+	$(HOST_CARGO) test --release --locked -p frontend --lib
 
 test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
-	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host -- --test-threads=2
+	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend -- --test-threads=2
+
+# /home in headless Chromium; screenshots land in tests-output/.
+test-browser:
+	@$(ENV) && SPINFER_BIN=$(SPINFER) node --test --test-concurrency=1 tests/browser/home.test.mjs
 
 # What the release classify component imports and exports.
 wit:

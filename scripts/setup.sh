@@ -87,16 +87,27 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   apt_install python3-venv
   timed "python venv" python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-      -r "$ROOT/scripts/requirements.txt" --dry-run 2>/dev/null | grep -q 'Would install'; then
-  log "python packages present ($(tr '\n' ' ' < "$ROOT/scripts/requirements.txt"))"
+frozen=$("$VENV/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null)
+missing_py=$(grep -vxF -f <(echo "$frozen") <(grep -v '^#' "$ROOT/scripts/requirements.txt" | sed '/^$/d') || true)
+if [[ -z "$missing_py" ]]; then
+  log "python packages present: $(grep -v '^#' "$ROOT/scripts/requirements.txt" | tr '\n' ' ')"
 else
-  timed "pip install -r scripts/requirements.txt" \
+  timed "pip install $(tr '\n' ' ' <<<"$missing_py")" \
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
 fi
 ORT_LIB=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -1)
 [[ -n "$ORT_LIB" ]] || { echo "error: onnxruntime wheel has no libonnxruntime.so" >&2; exit 1; }
 log "ONNX Runtime library: $ORT_LIB"
+
+# ------------------------------------------------------------------ browser tests
+# Debian's Chromium driven by playwright-core from npm (which downloads no browser).
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+command -v node >/dev/null 2>&1 || apt_install nodejs npm
+if [[ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]]; then
+  timed "npm ci (tests/browser)" npm ci --prefix "$ROOT/tests/browser" --no-audit --no-fund --silent
+else
+  log "playwright-core present"
+fi
 
 # ------------------------------------------------------------------ env file
 {

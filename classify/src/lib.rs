@@ -8,10 +8,9 @@
 //! This file is only HTTP: parsing, limits and status codes. The image maths is in
 //! `spinfer-pipeline`, the wasi:nn calls in [`nn`].
 
-mod http;
 mod nn;
 
-use http::{json, ApiError, Limits};
+use spinfer_api::{json, ApiError, Limits};
 use serde_json::json;
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
@@ -67,7 +66,7 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
     let start = Instant::now();
     let options = parse_options(&query)?;
     let limits = Limits::from_env();
-    let body = http::read_body(req, limits.max_body_bytes).await?;
+    let body = spinfer_api::read_body(req, limits.max_body_bytes).await?;
     let labels = load_labels(options.model)?;
 
     let t0 = Instant::now();

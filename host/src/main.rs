@@ -133,7 +133,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     let overrides = spin_variable_overrides();
     let started = std::time::Instant::now();
     let app = runtime::App::load(&manifest, &overrides, registry, limits, metrics.clone(), cache_dir.as_deref())?;
-    tracing::info!(components = manifest.components.len(), ms = started.elapsed().as_millis() as u64, "components ready");
+    tracing::info!(app = %manifest.name, components = manifest.components.len(), ms = started.elapsed().as_millis() as u64, "components ready");
     app.spawn_epoch_ticker();
 
     let server = server::Server::new(

@@ -54,7 +54,9 @@ pub struct RawVariable {
     pub default: Option<String>,
     #[serde(default)]
     pub required: bool,
+    /// Accepted as Spin does; spinfer never logs variable values, secret or not.
     #[serde(default)]
+    #[allow(dead_code)]
     pub secret: bool,
 }
 

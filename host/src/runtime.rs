@@ -15,7 +15,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
-use wasmtime_wasi::{DirPerms, FilePerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -230,7 +230,7 @@ impl App {
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stdout().inherit_stderr().envs(&loaded.env);
         for (host, guest) in &loaded.preopens {
-            wasi.preopened_dir(host, guest, DirPerms::READ, FilePerms::READ).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         }
         let state = RequestState {
             table: ResourceTable::new(),

@@ -1,6 +1,7 @@
-//! HTTP plumbing for classify: JSON responses, the uniform error body
-//! `{"error":{"code":…,"message":…}}`, limits read from the component's environment,
-//! and a body reader that stops at the limit instead of buffering an unbounded upload.
+//! HTTP conventions shared by spinfer's Spin components: JSON responses, the uniform
+//! error body `{"error":{"code":…,"message":…}}`, limits read from the component's
+//! environment, and a body reader that stops at the limit instead of buffering an
+//! unbounded upload.
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -71,6 +72,7 @@ pub fn json(status: u16, value: &impl Serialize) -> Response {
 
 /// Read the whole body, answering 413 as soon as it is known to exceed `limit`
 /// (from Content-Length before reading, or while streaming).
+/// An empty body is an error: every route that reads one needs content.
 pub async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = |n: String| ApiError::new(413, "body_too_large", format!("body is {n} bytes, over the limit of {limit} bytes"));
     let declared = req
@@ -86,7 +88,7 @@ pub async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, Ap
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::new(400, "body_read_failed", format!("could not read the body: {e:?}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(too_large(format!("more than {}", body.len() + chunk.len() - 1)));
+            return Err(too_large(format!("at least {}", body.len() + chunk.len())));
         }
         body.extend_from_slice(&chunk);
     }
