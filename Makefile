@@ -10,7 +10,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm build-host up test test-unit test-integration test-browser wit clean-cache
+.PHONY: setup build build-wasm build-host up bench test test-unit test-integration test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -26,11 +26,15 @@ build-host:
 up: build
 	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN)
 
+# Native inference vs end-to-end through the host, in one run (prints the figures).
+bench: build
+	@$(ENV) && bash scripts/bench.sh
+
 test: build test-unit test-integration test-browser
 
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline
-	$(HOST_CARGO) test --release --locked -p spinfer --bins
+	$(HOST_CARGO) test --release --locked -p spinfer --lib
 	$(HOST_CARGO) test --release --locked -p frontend --lib
 
 test-integration:

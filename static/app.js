@@ -115,6 +115,7 @@ async function loadModels() {
       select.appendChild(opt);
     }
   } catch (e) { /* keep the built-in default */ }
+  document.body.dataset.ready = "1";
 }
 
 document.addEventListener("DOMContentLoaded", () => {

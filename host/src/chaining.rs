@@ -12,6 +12,8 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 const INTERNAL_SUFFIX: &str = ".spin.internal";
 /// Deepest chain of component → component calls before it is called a loop.
 const MAX_CHAIN_DEPTH: u32 = 8;
+/// Largest request body passed between components in-process.
+const MAX_CHAINED_BODY: usize = 64 * 1024 * 1024;
 
 /// Per-instance outbound policy.
 pub struct Hooks {
@@ -56,6 +58,18 @@ impl WasiHttpHooks for Hooks {
                 if !app.has_component(&target) {
                     return Err(Error::DestinationNotFound);
                 }
+                // Take the whole body first, as a server reading the request would: the
+                // callee may answer without reading it, and the caller's writes must not
+                // then fail on a closed stream.
+                use http_body_util::BodyExt;
+                let (parts, body) = request.into_parts();
+                let bytes = http_body_util::Limited::new(body, MAX_CHAINED_BODY)
+                    .collect()
+                    .await
+                    .map_err(|_| Error::HttpRequestBodySize(Some(MAX_CHAINED_BODY as u64)))?
+                    .to_bytes();
+                let body = http_body_util::Full::new(bytes).map_err(|never| -> Error { match never {} }).boxed_unsync();
+                let request = http::Request::from_parts(parts, body);
                 match app.invoke_at_depth(&target, request, depth).await {
                     Ok(response) => Ok((response, done)),
                     Err(e) => {

@@ -4,15 +4,7 @@
 //! once, compiles every component once, then serves HTTP with a fresh instance per
 //! request, admission control and limits; `/metrics` is on a separate admin listener.
 
-mod chaining;
-mod config;
-mod manifest;
-mod metrics;
-mod nn;
-mod outbound;
-mod routes;
-mod runtime;
-mod server;
+use spinfer::{bench, config, manifest, metrics, nn, runtime, server};
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
@@ -35,6 +27,35 @@ struct Cli {
 enum Command {
     /// Serve the app's HTTP triggers (like `spin up`).
     Up(UpArgs),
+    /// Measure native inference and a running `spinfer up` (see `make bench`).
+    Bench(BenchCli),
+}
+
+#[derive(Parser)]
+struct BenchCli {
+    /// Address of the running `spinfer up`.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// A baseline server with the same routes (e.g. `wasmtime serve`), compared at concurrency 2 and 8.
+    #[arg(long)]
+    baseline: Option<SocketAddr>,
+    /// Image to classify.
+    #[arg(long)]
+    image: PathBuf,
+    #[arg(long, default_value = "mobilenetv2")]
+    model: String,
+    /// The model file, for the native baseline.
+    #[arg(long, default_value = "models/mobilenetv2/model.onnx")]
+    model_file: PathBuf,
+    /// ONNX Runtime intra-op threads for the native baseline (match the server's).
+    #[arg(long, default_value_t = 1)]
+    intra_threads: usize,
+    /// Requests per series.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+    /// ONNX Runtime shared library (libonnxruntime.so).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    ort_lib: PathBuf,
 }
 
 #[derive(Parser, Clone)]
@@ -87,7 +108,21 @@ struct UpArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    let Command::Up(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Command::Up(args) => args,
+        Command::Bench(b) => {
+            nn::init_onnxruntime(&b.ort_lib)?;
+            return bench::run(&bench::BenchArgs {
+                addr: b.addr,
+                baseline: b.baseline,
+                image: b.image,
+                model: b.model,
+                model_file: b.model_file,
+                intra_threads: b.intra_threads,
+                requests: b.requests,
+            });
+        }
+    };
     init_logging(&args.log_format)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let max_concurrency = if args.max_concurrency == 0 { 2 * cores } else { args.max_concurrency };

@@ -159,11 +159,20 @@ impl Manifest {
             line: Some(text[..span.start.min(text.len())].lines().count().max(1)),
             message,
         };
-        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError {
+        let syntax = |e: toml::de::Error| ManifestError {
             file: file.to_owned(),
             line: e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
             message: e.message().to_owned(),
-        })?;
+        };
+        // Trigger types first, so an unsupported one is named rather than its fields.
+        let loose: toml::Table = toml::from_str(text).map_err(syntax)?;
+        if let Some(kinds) = loose.get("trigger").and_then(|t| t.as_table()) {
+            if let Some(kind) = kinds.keys().find(|k| k.as_str() != "http") {
+                let pos = text.find(&format!("trigger.{kind}")).unwrap_or(0);
+                return Err(at(pos..pos, format!("trigger type {kind:?} is not supported by spinfer (only http)")));
+            }
+        }
+        let raw: RawManifest = toml::from_str(text).map_err(syntax)?;
         if raw.spin_manifest_version.get_ref() != &toml::Value::Integer(2) {
             return Err(at(raw.spin_manifest_version.span(), "spin_manifest_version must be 2 (Spin 2.x/3.x manifest)".into()));
         }
@@ -214,10 +223,7 @@ impl Manifest {
         }
 
         let mut triggers = Vec::new();
-        for (kind, list) in &raw.trigger {
-            if kind != "http" {
-                return Err(at(list.span(), format!("trigger type {kind:?} is not supported by spinfer (only http)")));
-            }
+        for list in raw.trigger.values() {
             for t in list.get_ref() {
                 if t.executor.is_some() {
                     return Err(at(t.route.span(), "trigger executor (e.g. wagi) is not supported by spinfer".into()));

@@ -7,11 +7,11 @@ mod common;
 use common::{repo_root, shared_model, Host};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
-fn host() -> &'static Host {
-    static HOST: OnceLock<Host> = OnceLock::new();
-    HOST.get_or_init(|| Host::start(&repo_root().join("spin.toml"), &[]))
+/// Each test runs its own `spinfer up` (about a second with the precompiled cache), so
+/// every child process is stopped when its test ends.
+fn host() -> Host {
+    Host::start(&repo_root().join("spin.toml"), &[])
 }
 
 fn expected(model: &str) -> Vec<Value> {
@@ -24,18 +24,19 @@ fn good_image() -> Vec<u8> {
 }
 
 /// A good request still succeeds (after a bad one).
-fn assert_still_serving() {
-    let r = host().post("/classify?top=1", &good_image());
+fn assert_still_serving(h: &Host) {
+    let r = h.post("/classify?top=1", &good_image());
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["predictions"][0]["index"], 285);
 }
 
 fn check_model(model: &str) {
+    let h = host();
     let mut top1_hits = 0;
     for entry in expected(model) {
         let image = entry["image"].as_str().unwrap();
         let bytes = std::fs::read(shared_model().join(image)).unwrap();
-        let r = host().post(&format!("/classify?model={model}&top=5"), &bytes);
+        let r = h.post(&format!("/classify?model={model}&top=5"), &bytes);
         assert_eq!(r.status, 200, "{image}: {}", r.text());
         let got = r.json();
         assert_eq!(got["model"], model);
@@ -69,23 +70,25 @@ fn efficientnet_lite0_matches_reference_top5_for_every_image() {
 
 #[test]
 fn top_k_and_default_model() {
-    let r = host().post("/classify?top=20", &good_image());
+    let h = host();
+    let r = h.post("/classify?top=20", &good_image());
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v["model"], "mobilenetv2");
     assert_eq!(v["predictions"].as_array().unwrap().len(), 20);
-    let r = host().post("/classify", &good_image());
+    let r = h.post("/classify", &good_image());
     assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 5);
 }
 
 #[test]
 fn other_formats_decode_from_their_bytes() {
     // Re-encode a reference photo as WebP/GIF/BMP and send it with a misleading content-type.
-    let img = image::load_from_memory(&good_image()).unwrap();
-    for format in [image::ImageFormat::WebP, image::ImageFormat::Gif, image::ImageFormat::Bmp] {
+    let h = host();
+    let img = spinfer_pipeline::image::load_from_memory(&good_image()).unwrap();
+    for format in [spinfer_pipeline::image::ImageFormat::WebP, spinfer_pipeline::image::ImageFormat::Gif, spinfer_pipeline::image::ImageFormat::Bmp] {
         let mut bytes = std::io::Cursor::new(Vec::new());
         img.write_to(&mut bytes, format).unwrap();
-        let r = host().request("POST", "/classify?top=5", &[("content-type", "text/plain")], bytes.get_ref());
+        let r = h.request("POST", "/classify?top=5", &[("content-type", "text/plain")], bytes.get_ref());
         assert_eq!(r.status, 200, "{format:?}: {}", r.text());
         let top5: Vec<u64> = r.json()["predictions"].as_array().unwrap().iter().map(|p| p["index"].as_u64().unwrap()).collect();
         assert!(top5.contains(&285), "{format:?}: Egyptian cat not in top-5 {top5:?}");
@@ -94,7 +97,8 @@ fn other_formats_decode_from_their_bytes() {
 
 #[test]
 fn models_and_health_routes() {
-    let r = host().get("/classify/models");
+    let h = host();
+    let r = h.get("/classify/models");
     assert_eq!(r.status, 200);
     let models = r.json()["models"].as_array().unwrap().clone();
     let names: Vec<_> = models.iter().map(|m| m["name"].as_str().unwrap().to_owned()).collect();
@@ -102,9 +106,9 @@ fn models_and_health_routes() {
     assert_eq!(models[0]["labels"], 1000);
     assert_eq!(models[0]["input_shape"], serde_json::json!([1, 3, 224, 224]));
     assert_eq!(models[0]["default"], true);
-    let r = host().get("/classify/healthz");
+    let r = h.get("/classify/healthz");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(host().get("/.well-known/spin/health").status, 200);
+    assert_eq!(h.get("/.well-known/spin/health").status, 200);
 }
 
 fn assert_error(r: &common::Response, status: u16, code: &str) {
@@ -116,28 +120,28 @@ fn assert_error(r: &common::Response, status: u16, code: &str) {
 
 #[test]
 fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
-    let h = host();
+    let h = &host();
     assert_error(&h.post("/classify", b""), 400, "empty_body");
-    assert_still_serving();
+    assert_still_serving(h);
     assert_error(&h.post("/classify", b"this is plainly not an image"), 400, "not_an_image");
-    assert_still_serving();
+    assert_still_serving(h);
     let jpeg = std::fs::read(shared_model().join("images/grace_hopper.jpg")).unwrap();
     let r = h.post("/classify", &jpeg[..jpeg.len() / 3]);
     assert_error(&r, 400, "decode_failed");
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("JPEG"), "{}", r.text());
-    assert_still_serving();
+    assert_still_serving(h);
     assert_error(&h.post("/classify", b"II*\x00\x08\x00\x00\x00tiff-ish bytes"), 415, "unsupported_format");
-    assert_still_serving();
+    assert_still_serving(h);
     // Over classify's own 10 MiB limit (under the host's 16 MiB): 413 from the component.
     assert_error(&h.post("/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
-    assert_still_serving();
+    assert_still_serving(h);
     // Over the host's 16 MiB limit: refused from Content-Length, body never read.
     let r = h.request("POST", "/classify", &[("content-length", "17000000")], b"");
     assert_error(&r, 413, "body_too_large");
     assert!(r.text().contains("host limit"), "{}", r.text());
-    assert_still_serving();
+    assert_still_serving(h);
     assert_error(&h.post("/classify", &png_bomb()), 422, "image_too_large");
-    assert_still_serving();
+    assert_still_serving(h);
     assert_error(&h.get("/classify"), 405, "method_not_allowed");
     assert_eq!(h.get("/classify").header("allow"), Some("POST"));
     assert_error(&h.post("/classify/models", b""), 405, "method_not_allowed");
@@ -146,7 +150,7 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
         assert_error(&h.post(&format!("/classify?top={top}"), &good_image()), 400, "bad_top");
     }
     assert_error(&h.get("/classify/nope"), 404, "not_found");
-    assert_still_serving();
+    assert_still_serving(h);
 }
 
 #[test]
@@ -155,15 +159,16 @@ fn chunked_body_over_the_host_limit_is_413() {
     let mut chunked = format!("{:x}\r\n", body.len()).into_bytes();
     chunked.extend_from_slice(&body);
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");
-    let r = host().request("POST", "/classify", &[("transfer-encoding", "chunked")], &chunked);
+    let h = &host();
+    let r = h.request("POST", "/classify", &[("transfer-encoding", "chunked")], &chunked);
     assert_error(&r, 413, "body_too_large");
-    assert_still_serving();
+    assert_still_serving(h);
 }
 
 /// A 1×1 PNG whose header claims 50000×50000 pixels (2.5 GP), CRC fixed up.
 fn png_bomb() -> Vec<u8> {
     let mut png = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::new_rgb8(1, 1).write_to(&mut png, image::ImageFormat::Png).unwrap();
+    spinfer_pipeline::image::DynamicImage::new_rgb8(1, 1).write_to(&mut png, spinfer_pipeline::image::ImageFormat::Png).unwrap();
     let mut png = png.into_inner();
     png[16..20].copy_from_slice(&50_000u32.to_be_bytes());
     png[20..24].copy_from_slice(&50_000u32.to_be_bytes());

@@ -34,20 +34,30 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Pipel
     if !SUPPORTED.contains(&format) {
         return Err(PipelineError::UnsupportedFormat(format_name(format)));
     }
-    let fail = |e: image::ImageError| PipelineError::Decode {
-        format: format_name(format),
-        reason: e.to_string(),
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(PipelineError::Decode {
+            format: format_name(format),
+            reason: "the data is truncated (no end-of-image marker after the last scan)".into(),
+        });
+    }
+    let fail = |e: image::ImageError| match e {
+        // A header whose dimensions cannot even be addressed (e.g. on wasm32) is a bomb too.
+        image::ImageError::Limits(l) => PipelineError::TooLarge(format!("{} header: {l}", format_name(format))),
+        e => PipelineError::Decode { format: format_name(format), reason: e.to_string() },
     };
     let mut reader = ImageReader::new(Cursor::new(bytes));
     reader.set_format(format);
-    // The library's own allocation guard stays on as a second line of defence.
-    reader.limits(image::Limits::default());
+    // Read the header without the library's allocation guard, so the pixel limit below
+    // is what answers a bomb (with its dimensions); the guard comes back for decoding.
+    reader.no_limits();
     let mut decoder = reader.into_decoder().map_err(fail)?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
+    let too_many = PipelineError::TooManyPixels { width, height, pixels, limit: limits.max_pixels };
     if pixels > limits.max_pixels {
-        return Err(PipelineError::TooManyPixels { width, height, pixels, limit: limits.max_pixels });
+        return Err(too_many);
     }
+    decoder.set_limits(image::Limits::default()).map_err(|_| too_many.clone())?;
     let orientation = decoder.orientation().map_err(fail)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(fail)?;
     image.apply_orientation(orientation);
@@ -55,6 +65,18 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Pipel
         DynamicImage::ImageRgb8(rgb) => rgb,
         other => other.to_rgb8(),
     })
+}
+
+/// JPEG decoders fill a cut-off scan with grey instead of failing, so check the
+/// structure: an end-of-image marker (FF D9) must follow the last start-of-scan
+/// (FF DA). Entropy-coded data stuffs every FF byte, so neither marker can appear
+/// inside a scan; an EXIF thumbnail's markers come before the main image's scan.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let find_last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
+    match (find_last(0xDA), find_last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
 }
 
 fn format_name(format: ImageFormat) -> String {
@@ -112,6 +134,18 @@ mod tests {
         let err = decode_rgb8(&bytes[..bytes.len() / 2], DecodeLimits::default()).unwrap_err();
         assert!(matches!(err, PipelineError::Decode { .. }), "{err:?}");
         assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn truncated_jpeg_is_a_decode_error() {
+        let bytes = encode(&sample(64, 64), ImageFormat::Jpeg);
+        assert!(decode_rgb8(&bytes, DecodeLimits::default()).is_ok());
+        let err = decode_rgb8(&bytes[..bytes.len() * 2 / 3], DecodeLimits::default()).unwrap_err();
+        assert!(matches!(&err, PipelineError::Decode { format, .. } if format == "JPEG"), "{err:?}");
+        // Trailing bytes after a complete image are fine.
+        let mut trailer = bytes.clone();
+        trailer.extend_from_slice(b"appended trailer");
+        assert!(decode_rgb8(&trailer, DecodeLimits::default()).is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 /// Everything that can go wrong between request bytes and a prediction list.
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Clone, Error, PartialEq)]
 pub enum PipelineError {
     #[error("request body is empty: send the image bytes as the body")]
     EmptyBody,
@@ -16,6 +16,8 @@ pub enum PipelineError {
     Decode { format: String, reason: String },
     #[error("image is {width}x{height} = {pixels} pixels, over the limit of {limit} pixels")]
     TooManyPixels { width: u32, height: u32, pixels: u64, limit: u64 },
+    #[error("image is too large to decode: {0}")]
+    TooLarge(String),
     #[error("labels file has {found} lines, the model has {expected} classes")]
     LabelCount { found: usize, expected: usize },
 }
@@ -26,7 +28,7 @@ impl PipelineError {
         match self {
             Self::EmptyBody | Self::NotAnImage | Self::Decode { .. } => 400,
             Self::UnsupportedFormat(_) => 415,
-            Self::TooManyPixels { .. } => 422,
+            Self::TooManyPixels { .. } | Self::TooLarge(_) => 422,
             Self::LabelCount { .. } => 500,
         }
     }
@@ -38,7 +40,7 @@ impl PipelineError {
             Self::NotAnImage => "not_an_image",
             Self::UnsupportedFormat(_) => "unsupported_format",
             Self::Decode { .. } => "decode_failed",
-            Self::TooManyPixels { .. } => "image_too_large",
+            Self::TooManyPixels { .. } | Self::TooLarge(_) => "image_too_large",
             Self::LabelCount { .. } => "bad_labels",
         }
     }

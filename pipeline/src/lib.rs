@@ -10,6 +10,9 @@ pub mod models;
 pub mod preprocess;
 pub mod topk;
 
+/// The `image` crate this pipeline is built on, for callers that encode test images.
+pub use image;
+
 pub use decode::{decode_rgb8, DecodeLimits};
 pub use error::PipelineError;
 pub use models::{find_model, ModelSpec, Normalisation, MODELS};

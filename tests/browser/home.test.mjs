@@ -28,11 +28,13 @@ function startHost(allow) {
   assert.ok(bin, "SPINFER_BIN must point at the spinfer binary");
   const child = spawn(bin, ["up", "-f", join(root, "spin.toml"), "--listen", "127.0.0.1:0"], {
     env: { ...process.env, SPIN_VARIABLE_FETCH_ALLOW_HOSTS: allow },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  const log = [];
+  child.stderr.on("data", (d) => log.push(d.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("spinfer did not start in 300 s")), 300_000);
-    child.on("exit", (code) => reject(new Error(`spinfer exited with ${code}`)));
+    child.on("exit", (code) => reject(new Error(`spinfer exited with ${code}:\n${log.join("")}`)));
     child.stdout.on("data", (d) => {
       const m = /Serving (http:\/\/\S+)/.exec(d.toString());
       if (m) { clearTimeout(timer); resolve({ child, url: m[1] }); }
@@ -67,7 +69,7 @@ after(async () => {
 async function page(viewport = { width: 1100, height: 900 }) {
   const p = await browser.newPage({ viewport });
   await p.goto(`${base}/home`);
-  await p.waitForSelector("#model option");
+  await p.waitForSelector("body[data-ready]", { state: "attached" });
   return p;
 }
 
