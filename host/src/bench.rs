@@ -2,7 +2,7 @@
 //! Native inference (the host's own ONNX Runtime session pool, same threads, no Wasm)
 //! is the baseline; against a running `spinfer up` it then measures end-to-end
 //! `POST /classify` latency at concurrency 1, the instantiate+call overhead of a
-//! component (a Wasm route vs the host-answered health route), and throughput at
+//! component (the frontend's `/` redirect vs the host-answered health route), and throughput at
 //! concurrency 2 and 8. Optionally the same against a baseline server.
 
 use crate::client::try_request;
@@ -115,9 +115,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     println!("  ratio end-to-end p50 / native p50: {:.2}x", c1.latency.p50 / native.p50);
 
     let health = load(args.addr, "GET", "/.well-known/spin/health", b"", 1, n.max(200));
-    let wasm = load(args.addr, "GET", "/classify/models", b"", 1, n.max(200));
+    let wasm = load(args.addr, "GET", "/", b"", 1, n.max(200));
     line("GET /.well-known/spin/health (host only)", &health.latency, Some(health.errors));
-    line("GET /classify/models (instantiate + call)", &wasm.latency, Some(wasm.errors));
+    line("GET / (frontend redirect: instantiate + call)", &wasm.latency, Some(wasm.errors));
     println!("  instantiate+call overhead (p50 difference): {:.3} ms", wasm.latency.p50 - health.latency.p50);
 
     for c in [2, 8] {

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod error;
 pub mod models;
 pub mod preprocess;
+pub mod resample;
 pub mod topk;
 
 /// The `image` crate this pipeline is built on, for callers that encode test images.
@@ -16,5 +17,5 @@ pub use image;
 pub use decode::{decode_rgb8, DecodeLimits};
 pub use error::PipelineError;
 pub use models::{find_model, ModelSpec, Normalisation, MODELS};
-pub use preprocess::{center_crop_224, normalise_nchw, resize_short_side, tensor_le_bytes, to_model_input};
+pub use preprocess::{geometry, normalise_nchw, resize_and_crop, tensor_le_bytes, to_model_input};
 pub use topk::{softmax, top_k, Labels, Prediction};

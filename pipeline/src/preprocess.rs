@@ -1,33 +1,31 @@
-//! RGB8 image → model input: resize the short side to 256 (triangle filter, Pillow's
-//! antialiased bilinear), centre-crop 224×224, normalise per model in f32 arithmetic
-//! exactly as the reference (`../shared/model/tools/preprocess.py`), NCHW layout.
+//! RGB8 image → model input: resize the short side to 256 with Pillow's antialiased
+//! bilinear filter (bit-exact, see [`crate::resample`]), centre-crop 224×224, normalise
+//! per model in f32 arithmetic exactly as the reference
+//! (`../shared/model/tools/preprocess.py`), NCHW layout.
 
 use crate::models::{ModelSpec, Normalisation};
-use image::{imageops, imageops::FilterType, RgbImage};
+use crate::resample::resize_window;
+use image::RgbImage;
 
 const RESIZE: u32 = 256;
 const CROP: u32 = 224;
 
-/// Resize so the shorter side is 256 and the longer `floor(long * 256 / short)`.
-/// Ties (square images) count the width as the short side, like the reference.
-pub fn resize_short_side(img: &RgbImage) -> RgbImage {
-    let (w, h) = img.dimensions();
+/// The reference geometry for a `w × h` image: resized size (short side 256, long side
+/// `floor(long * 256 / short)`, ties counting the width as short) and the crop origin
+/// `left = (w'-224)/2`, `top = (h'-224)/2`, floored.
+pub fn geometry(w: u32, h: u32) -> (u32, u32, u32, u32) {
     let (nw, nh) = if w <= h {
         (RESIZE, (u64::from(h) * u64::from(RESIZE) / u64::from(w)) as u32)
     } else {
         ((u64::from(w) * u64::from(RESIZE) / u64::from(h)) as u32, RESIZE)
     };
-    if (nw, nh) == (w, h) {
-        return img.clone();
-    }
-    imageops::resize(img, nw, nh, FilterType::Triangle)
+    (nw, nh, (nw - CROP) / 2, (nh - CROP) / 2)
 }
 
-/// Centre 224×224 crop with `left = (w-224)/2`, `top = (h-224)/2` (floor).
-pub fn center_crop_224(img: &RgbImage) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let (left, top) = (w.saturating_sub(CROP) / 2, h.saturating_sub(CROP) / 2);
-    imageops::crop_imm(img, left, top, CROP.min(w), CROP.min(h)).to_image()
+/// The 224×224 crop of the resized image, computing only the pixels it keeps.
+pub fn resize_and_crop(img: &RgbImage) -> RgbImage {
+    let (nw, nh, left, top) = geometry(img.width(), img.height());
+    resize_window(img, nw, nh, left, top, CROP, CROP)
 }
 
 /// Normalise a crop into a planar NCHW f32 tensor (R plane, G plane, B plane).
@@ -48,7 +46,7 @@ pub fn normalise_nchw(crop: &RgbImage, norm: Normalisation) -> Vec<f32> {
 
 /// The full geometry + normalisation for one model.
 pub fn to_model_input(img: &RgbImage, model: &ModelSpec) -> Vec<f32> {
-    normalise_nchw(&center_crop_224(&resize_short_side(img)), model.normalisation)
+    normalise_nchw(&resize_and_crop(img), model.normalisation)
 }
 
 /// Little-endian bytes of a tensor, as wasi-nn's `tensor-data` wants them.
@@ -62,19 +60,10 @@ mod tests {
 
     #[test]
     fn geometry_matches_the_reference_rule() {
-        let wide = RgbImage::new(640, 480);
-        assert_eq!(resize_short_side(&wide).dimensions(), (341, 256));
-        let tall = RgbImage::new(300, 451);
-        assert_eq!(resize_short_side(&tall).dimensions(), (256, 384));
-        let square = RgbImage::new(256, 256);
-        assert_eq!(center_crop_224(&resize_short_side(&square)).dimensions(), (224, 224));
-    }
-
-    #[test]
-    fn crop_is_centred_with_floor() {
-        let img = RgbImage::from_fn(227, 225, |x, y| image::Rgb([x as u8, y as u8, 0]));
-        let crop = center_crop_224(&img);
-        assert_eq!(crop.get_pixel(0, 0).0, [1, 0, 0]);
+        assert_eq!(geometry(640, 480), (341, 256, 58, 16));
+        assert_eq!(geometry(300, 451), (256, 384, 16, 80));
+        assert_eq!(geometry(256, 256), (256, 256, 16, 16));
+        assert_eq!(resize_and_crop(&RgbImage::new(300, 451)).dimensions(), (224, 224));
     }
 
     #[test]

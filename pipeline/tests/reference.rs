@@ -49,3 +49,30 @@ fn reference_tensor_file_matches() {
     let reference = std::fs::read(dir.join("tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin")).unwrap();
     assert_eq!(tensor_le_bytes(&tensor), reference);
 }
+
+/// The Pillow-exact resize: decoding a source photo and resizing it must give the
+/// reference crop. PNG sources decode losslessly, so their crops match bit for bit;
+/// JPEG decoders (zune-jpeg here, libjpeg-turbo in Pillow) differ by a little per pixel.
+#[test]
+fn resize_and_crop_reproduces_the_reference_crops() {
+    let dir = shared_model_dir();
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected_mobilenetv2.json")).unwrap()).unwrap();
+    let mut exact = 0;
+    for entry in expected["images"].as_array().unwrap() {
+        let source = entry["image"].as_str().unwrap();
+        let bytes = std::fs::read(dir.join(source)).unwrap();
+        let crop = spinfer_pipeline::resize_and_crop(&spinfer_pipeline::decode_rgb8(&bytes, Default::default()).unwrap());
+        let reference = image::open(dir.join(entry["crop224_png"].as_str().unwrap())).unwrap().to_rgb8();
+        let digest = format!("{:x}", Sha256::digest(crop.as_raw()));
+        if source.ends_with(".png") {
+            assert_eq!(digest, entry["crop224_u8_hwc_rgb_sha256"].as_str().unwrap(), "{source}");
+            exact += 1;
+        }
+        let diffs: Vec<i16> = crop.as_raw().iter().zip(reference.as_raw()).map(|(a, b)| (i16::from(*a) - i16::from(*b)).abs()).collect();
+        let max = *diffs.iter().max().unwrap();
+        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        println!("{source}: max |diff| {max}, mean {mean:.3}");
+        assert!(max <= 3 && mean < 0.5, "{source}: max |diff| {max}, mean {mean:.3}");
+    }
+    assert_eq!(exact, 2);
+}

@@ -1,0 +1,145 @@
+//! Pillow's `Image.resize(..., BILINEAR)` for 8-bit RGB, re-implemented so the crop the
+//! model sees is the reference's crop: the same antialiased triangle coefficients, the
+//! same 22-bit fixed-point arithmetic, the same horizontal-then-vertical passes with
+//! rounding to u8 in between. Each output pixel depends only on its own coefficients,
+//! so computing just the 224×224 centre window gives exactly the pixels a full resize
+//! followed by a crop would — at about half the work.
+
+use image::RgbImage;
+
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+/// Per-output-pixel source window and fixed-point weights along one axis.
+struct Axis {
+    /// For each output index in the window: first source index and tap count.
+    bounds: Vec<(usize, usize)>,
+    /// `ksize` weights per output index.
+    weights: Vec<i32>,
+    ksize: usize,
+}
+
+/// Coefficients for resizing `in_size` → `out_size`, for outputs `first..first+count`.
+fn axis(in_size: usize, out_size: usize, first: usize, count: usize) -> Axis {
+    let scale = in_size as f64 / out_size as f64;
+    let filterscale = scale.max(1.0);
+    let support = filterscale; // bilinear support 1.0, widened when downscaling
+    let ksize = support.ceil() as usize * 2 + 1;
+    let mut bounds = Vec::with_capacity(count);
+    let mut weights = vec![0i32; count * ksize];
+    let mut k = vec![0f64; ksize];
+    for (i, xx) in (first..first + count).enumerate() {
+        let center = (xx as f64 + 0.5) * scale;
+        let xmin = ((center - support + 0.5) as i64).max(0) as usize; // C's (int) truncation
+        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
+        let mut total = 0.0;
+        for (x, w) in k.iter_mut().enumerate().take(xmax) {
+            let t = ((x + xmin) as f64 - center + 0.5) / filterscale;
+            *w = (1.0 - t.abs()).max(0.0);
+            total += *w;
+        }
+        for x in 0..xmax {
+            let w = if total != 0.0 { k[x] / total } else { k[x] };
+            let fixed = w * f64::from(1u32 << PRECISION_BITS);
+            weights[i * ksize + x] = if w < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
+        }
+        bounds.push((xmin, xmax));
+    }
+    Axis { bounds, weights, ksize }
+}
+
+fn clip8(acc: i32) -> u8 {
+    (acc >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Resize `img` to `out_w × out_h` and return only the window at `(left, top)` of size
+/// `win_w × win_h` — pixel-identical to Pillow's resize followed by crop.
+pub fn resize_window(img: &RgbImage, out_w: u32, out_h: u32, left: u32, top: u32, win_w: u32, win_h: u32) -> RgbImage {
+    let (in_w, in_h) = (img.width() as usize, img.height() as usize);
+    let src = img.as_raw();
+    let h = axis(in_w, out_w as usize, left as usize, win_w as usize);
+    let v = axis(in_h, out_h as usize, top as usize, win_h as usize);
+    // Source rows the vertical pass reads.
+    let row0 = v.bounds.iter().map(|b| b.0).min().unwrap_or(0);
+    let row1 = v.bounds.iter().map(|b| b.0 + b.1).max().unwrap_or(0);
+    let need_h = out_w as usize != in_w;
+    let need_v = out_h as usize != in_h;
+
+    // Horizontal pass over the needed rows (or a plain column slice when width is kept).
+    let tw = win_w as usize;
+    let mut temp = vec![0u8; (row1 - row0) * tw * 3];
+    for (ty, y) in (row0..row1).enumerate() {
+        let src_row = &src[y * in_w * 3..(y + 1) * in_w * 3];
+        let out_row = &mut temp[ty * tw * 3..(ty + 1) * tw * 3];
+        for (i, &(xmin, n)) in h.bounds.iter().enumerate() {
+            if !need_h {
+                let x = left as usize + i;
+                out_row[i * 3..i * 3 + 3].copy_from_slice(&src_row[x * 3..x * 3 + 3]);
+                continue;
+            }
+            let k = &h.weights[i * h.ksize..i * h.ksize + n];
+            let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
+            for (t, &w) in k.iter().enumerate() {
+                let p = &src_row[(xmin + t) * 3..(xmin + t) * 3 + 3];
+                for c in 0..3 {
+                    acc[c] += i32::from(p[c]) * w;
+                }
+            }
+            for c in 0..3 {
+                out_row[i * 3 + c] = clip8(acc[c]);
+            }
+        }
+    }
+
+    // Vertical pass.
+    let mut out = RgbImage::new(win_w, win_h);
+    let dst: &mut [u8] = &mut out;
+    for (j, &(ymin, n)) in v.bounds.iter().enumerate() {
+        let out_row = &mut dst[j * tw * 3..(j + 1) * tw * 3];
+        if !need_v {
+            let ty = top as usize + j - row0;
+            out_row.copy_from_slice(&temp[ty * tw * 3..(ty + 1) * tw * 3]);
+            continue;
+        }
+        let k = &v.weights[j * v.ksize..j * v.ksize + n];
+        for (x, px) in out_row.iter_mut().enumerate() {
+            let mut acc = 1i32 << (PRECISION_BITS - 1);
+            for (t, &w) in k.iter().enumerate() {
+                acc += i32::from(temp[(ymin - row0 + t) * tw * 3 + x]) * w;
+            }
+            *px = clip8(acc);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_size_is_a_plain_crop() {
+        let img = RgbImage::from_fn(10, 8, |x, y| image::Rgb([x as u8, y as u8, 9]));
+        let win = resize_window(&img, 10, 8, 2, 1, 5, 4);
+        assert_eq!(win.get_pixel(0, 0).0, [2, 1, 9]);
+        assert_eq!(win.get_pixel(4, 3).0, [6, 4, 9]);
+    }
+
+    #[test]
+    fn flat_images_stay_flat() {
+        let img = RgbImage::from_pixel(640, 480, image::Rgb([200, 10, 77]));
+        let win = resize_window(&img, 341, 256, 58, 16, 224, 224);
+        assert!(win.pixels().all(|p| p.0 == [200, 10, 77]));
+    }
+
+    #[test]
+    fn window_equals_full_resize_then_crop() {
+        let img = RgbImage::from_fn(97, 61, |x, y| image::Rgb([(x * 7 + y) as u8, (y * 13) as u8, (x ^ y) as u8]));
+        let full = resize_window(&img, 40, 25, 0, 0, 40, 25);
+        let win = resize_window(&img, 40, 25, 9, 4, 20, 15);
+        for y in 0..15 {
+            for x in 0..20 {
+                assert_eq!(win.get_pixel(x, y), full.get_pixel(x + 9, y + 4));
+            }
+        }
+    }
+}
