@@ -10,7 +10,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm build-host up bench k8s-check autoscale deploy test test-unit test-integration test-browser wit clean-cache
+.PHONY: setup build build-wasm build-host up bench load k8s-check autoscale deploy test test-unit test-integration test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -38,6 +38,11 @@ k8s-check: setup
 	@.venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host
 	@.venv/bin/python scripts/k8s_check.py --expect-fail k8s/broken/*/
 	@.venv/bin/python k8s/autoscale/hpa_sim.py --selftest
+
+# hey/oha load runs on loopback: spinfer vs the Python peer (loadtest/README.md).
+load: build
+	@bash scripts/setup.sh --load
+	@$(ENV) && PATH="$$HOME/.cargo/bin:$$PATH" .venv/bin/python loadtest/run.py
 
 # Measure CPU per classify request, then replay a ramp through the HPA model (CSV + SVG).
 autoscale: build

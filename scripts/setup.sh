@@ -11,6 +11,7 @@
 # Installs: Debian packages (route B), wasm-component-ld (route B), wasm-tools, and a
 # project-local Python venv (.venv) with ONNX Runtime (its libonnxruntime.so is what the
 # native host dlopens) and the test/tooling packages.
+# `--load` also installs the load generators (hey, oha) for `make load`.
 # Writes $SPINFER_CACHE/toolchain.env, which the Makefile sources. Prints one
 # "[setup] ..." line per step and "[time] step: N s" for slow ones.
 set -euo pipefail
@@ -131,6 +132,13 @@ if [[ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]]; then
   timed "npm ci (tests/browser)" npm ci --prefix "$ROOT/tests/browser" --no-audit --no-fund --silent
 else
   log "playwright-core present"
+fi
+
+# ------------------------------------------------------------------ load generators
+# Only for `make load` (scripts/setup.sh --load): hey from Debian, oha from crates.io.
+if [[ " $* " == *" --load "* ]]; then
+  apt_install hey
+  cargo_install oha 1.16.0
 fi
 
 # ------------------------------------------------------------------ env file

@@ -25,6 +25,7 @@ pub struct BenchArgs {
     pub model_file: PathBuf,
     pub intra_threads: usize,
     pub requests: usize,
+    pub native_only: bool,
 }
 
 /// Latency summary of one series, milliseconds.
@@ -109,6 +110,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     let native = native(args, &input)?;
     line("native inference (ONNX Runtime, no Wasm)", &native, None);
+    if args.native_only {
+        return Ok(());
+    }
     let _ = load(args.addr, "POST", &path, &bytes, 1, 5); // warm-up
     let c1 = load(args.addr, "POST", &path, &bytes, 1, n);
     line("POST /classify end-to-end, concurrency 1", &c1.latency, Some(c1.errors));

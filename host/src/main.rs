@@ -53,6 +53,9 @@ struct BenchCli {
     /// Requests per series.
     #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// Only the native inference baseline (no server needed).
+    #[arg(long)]
+    native_only: bool,
     /// ONNX Runtime shared library (libonnxruntime.so).
     #[arg(long, env = "ORT_DYLIB_PATH")]
     ort_lib: PathBuf,
@@ -120,6 +123,7 @@ fn main() -> anyhow::Result<()> {
                 model_file: b.model_file,
                 intra_threads: b.intra_threads,
                 requests: b.requests,
+                native_only: b.native_only,
             });
         }
     };

@@ -108,6 +108,10 @@ impl Server {
             Admission::Admitted(p) => p,
             Admission::Busy(why) => {
                 self.metrics().rejected();
+                // Read (and drop) the body first, within the limit: answering before the
+                // client has sent it makes the connection close under the client, which
+                // it sees as a reset instead of a clean 503 it can retry.
+                let _ = Limited::new(req.into_body(), self.limits.max_body_bytes as usize).collect().await;
                 let mut r = json_error(503, "overloaded", &format!("server busy: {why}; retry shortly"));
                 r.headers_mut().insert("retry-after", "1".parse().expect("valid header"));
                 return (Some(component), r);

@@ -1,0 +1,63 @@
+"""The comparison peer: what the seed-style stack looks like today — a Python web
+server (Flask under gunicorn, one sync worker per core) doing the same preprocessing
+with Pillow/NumPy and the same ONNX Runtime inference, one session per worker with
+one intra-op thread (as spinfer's sessions). Same routes and JSON shape as classify.
+"""
+import io
+import os
+import time
+
+import numpy as np
+import onnxruntime as ort
+from flask import Flask, jsonify, request
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+LABELS = open(os.path.join(ROOT, "models/mobilenetv2/labels.txt")).read().splitlines()
+
+options = ort.SessionOptions()
+options.intra_op_num_threads = 1
+options.inter_op_num_threads = 1
+SESSION = ort.InferenceSession(os.path.join(ROOT, "models/mobilenetv2/model.onnx"), options, providers=["CPUExecutionProvider"])
+INPUT = SESSION.get_inputs()[0].name
+
+app = Flask(__name__)
+app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
+
+
+def preprocess(data):
+    img = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    w, h = img.size
+    nw, nh = (256, h * 256 // w) if w <= h else (w * 256 // h, 256)
+    img = img.resize((nw, nh), Image.BILINEAR)
+    left, top = (nw - 224) // 2, (nh - 224) // 2
+    a = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32)
+    a = (a / np.float32(255.0) - MEAN) / STD
+    return np.ascontiguousarray(a.transpose(2, 0, 1)[None])
+
+
+@app.post("/classify")
+def classify():
+    start = time.perf_counter()
+    top = int(request.args.get("top", 5))
+    data = request.get_data()
+    if not data:
+        return jsonify(error={"code": "empty_body", "message": "empty body"}), 400
+    try:
+        t0 = time.perf_counter()
+        tensor = preprocess(data)
+    except (UnidentifiedImageError, OSError) as e:
+        return jsonify(error={"code": "not_an_image", "message": str(e)}), 400
+    t1 = time.perf_counter()
+    logits = SESSION.run(None, {INPUT: tensor})[0][0]
+    t2 = time.perf_counter()
+    e = np.exp(logits - logits.max())
+    p = e / e.sum()
+    idx = np.argsort(-p)[:top]
+    return jsonify(
+        model="mobilenetv2",
+        predictions=[{"index": int(i), "label": LABELS[i], "probability": float(p[i])} for i in idx],
+        timings_ms={"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "total": (time.perf_counter() - start) * 1e3},
+    )
