@@ -28,9 +28,10 @@ up: build
 
 # Native inference vs end-to-end through the host, in one run (prints the figures).
 bench: build
+	@bash scripts/setup.sh --bench
 	@$(ENV) && bash scripts/bench.sh
 
-test: build test-unit test-integration test-browser k8s-check
+test: build test-unit k8s-check test-integration test-browser
 
 # Render the Kubernetes overlays and validate them (schemas + SpinKube rules); every
 # seeded broken manifest must be rejected with the rule it names.

@@ -241,6 +241,7 @@ def main():
     args = ap.parse_args()
     schemas = crd_schemas()
     failed = False
+    bad = 0
     for d in args.dirs:
         objs, findings = check(d, schemas)
         rel = os.path.relpath(d, ROOT)
@@ -249,6 +250,7 @@ def main():
             hit = [x for x in findings if x.startswith(expect + ":")]
             status = "rejected" if hit else "NOT REJECTED"
             failed |= not hit
+            bad += not hit
             print(f"[k8s] {rel}: {status} ({expect}){': ' + hit[0] if hit else ''}")
             if not hit:
                 print("\n".join("    " + x for x in findings) or "    (no findings)")
@@ -257,6 +259,8 @@ def main():
             for x in findings:
                 print("    " + x)
             failed |= bool(findings)
+            bad += bool(findings)
+    print(f"k8s-check: {len(args.dirs) - bad} passed, {bad} failed")
     sys.exit(1 if failed else 0)
 
 

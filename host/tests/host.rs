@@ -41,6 +41,22 @@ fn trap_oom_and_timeout_are_contained() {
 }
 
 #[test]
+fn a_looping_component_does_not_stall_other_requests() {
+    let h = faults(&["--timeout-ms", "3000", "--max-concurrency", "4"]);
+    let addr = h.addr;
+    let slow: Vec<_> = (0..2).map(|_| std::thread::spawn(move || common::request(addr, "GET", "/fault/loop", &[], b""))).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..10 {
+        let start = Instant::now();
+        assert_ok(&h);
+        assert!(start.elapsed() < Duration::from_millis(500), "a quick request took {:?} next to looping ones", start.elapsed());
+    }
+    for t in slow {
+        assert_eq!(t.join().unwrap().status, 504);
+    }
+}
+
+#[test]
 fn chaining_outbound_policy_and_variables() {
     let h = faults(&[]);
     let r = h.get("/fault/chain");
@@ -74,18 +90,28 @@ fn missing_graph_is_503_with_the_backend_message() {
 fn overload_is_answered_503_with_retry_after() {
     let h = faults(&["--max-concurrency", "1", "--max-queue", "0", "--timeout-ms", "3000"]);
     let addr = h.addr;
-    let slow = std::thread::spawn(move || common::request(addr, "GET", "/fault/loop", &[], b""));
+    // The slow request retries until it holds the only slot (a probe may hold it first).
+    let slow = std::thread::spawn(move || loop {
+        let r = common::request(addr, "GET", "/fault/loop", &[], b"");
+        if r.status != 503 {
+            break r;
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
     // Once the slow request holds the only slot, the next one is refused at once.
     let deadline = Instant::now() + Duration::from_millis(2500);
+    let mut seen = Vec::new();
     let (r, took) = loop {
         let start = Instant::now();
         let r = h.get("/fault/ok");
+        seen.push(r.status);
         if r.status != 200 || Instant::now() > deadline {
             break (r, start.elapsed());
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!((r.status, r.error_code().as_str()), (503, "overloaded"), "{}", r.text());
+    assert_eq!(r.status, 503, "probes saw {seen:?}; slow request: {:?}", slow.is_finished());
+    assert_eq!(r.error_code(), "overloaded", "{}", r.text());
     assert_eq!(r.header("retry-after"), Some("1"));
     assert!(took < Duration::from_millis(500), "503 took {took:?}");
     assert_eq!(slow.join().unwrap().status, 504);

@@ -51,7 +51,11 @@ pub fn to_model_input(img: &RgbImage, model: &ModelSpec) -> Vec<f32> {
 
 /// Little-endian bytes of a tensor, as wasi-nn's `tensor-data` wants them.
 pub fn tensor_le_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    let mut out = Vec::with_capacity(values.len() * 4);
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
 }
 
 #[cfg(test)]
