@@ -136,6 +136,36 @@ mod tests {
         assert_eq!(err.status(), 400);
     }
 
+    /// A JPEG with an EXIF APP1 segment saying "rotate 90° clockwise" (orientation 6).
+    fn jpeg_with_orientation(img: &DynamicImage, orientation: u16) -> Vec<u8> {
+        let jpeg = encode(img, ImageFormat::Jpeg);
+        // TIFF header (little-endian), one IFD with one entry: 0x0112 Orientation, SHORT, 1.
+        let mut tiff = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+        tiff.extend_from_slice(&orientation.to_le_bytes());
+        tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(&tiff);
+        let mut out = jpeg[..2].to_vec(); // SOI
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(&app1);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn jpeg_exif_orientation_is_applied() {
+        let img = sample(40, 20);
+        let upright = decode_rgb8(&jpeg_with_orientation(&img, 1), DecodeLimits::default()).unwrap();
+        assert_eq!(upright.dimensions(), (40, 20));
+        let rotated = decode_rgb8(&jpeg_with_orientation(&img, 6), DecodeLimits::default()).unwrap();
+        assert_eq!(rotated.dimensions(), (20, 40));
+        // Rotated 90° clockwise: the source's top-left corner lands at the top-right.
+        let src = upright.get_pixel(0, 0).0;
+        let got = rotated.get_pixel(19, 0).0;
+        assert!(src.iter().zip(got).all(|(a, b)| a.abs_diff(b) <= 8), "{src:?} vs {got:?}");
+    }
+
     #[test]
     fn truncated_jpeg_is_a_decode_error() {
         let bytes = encode(&sample(64, 64), ImageFormat::Jpeg);
