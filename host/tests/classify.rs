@@ -31,7 +31,10 @@ fn assert_still_serving(h: &Host) {
 }
 
 fn check_model(model: &str) {
-    let h = host();
+    check_model_on(&host(), model);
+}
+
+fn check_model_on(h: &Host, model: &str) {
     let mut top1_hits = 0;
     for entry in expected(model) {
         let image = entry["image"].as_str().unwrap();
@@ -66,6 +69,18 @@ fn mobilenetv2_matches_reference_top5_for_every_image() {
 #[test]
 fn efficientnet_lite0_matches_reference_top5_for_every_image() {
     check_model("efficientnet_lite0");
+}
+
+/// The same component and images through the host's OpenVINO backend (IR derived from
+/// the ONNX files by scripts/make-openvino-ir.sh).
+#[test]
+fn openvino_backend_matches_reference_top5() {
+    let libs = std::env::var("OPENVINO_LIBS").expect("OPENVINO_LIBS must name the openvino wheel's libs (scripts/setup.sh writes it)");
+    let rc = repo_root().join("runtime-config.openvino.toml");
+    let h = Host::try_start(&repo_root().join("spin.toml"), &["--runtime-config-file", rc.to_str().unwrap()], &[("LD_LIBRARY_PATH", &libs)])
+        .unwrap_or_else(|f| panic!("spinfer with OpenVINO did not start:\n{}", f.stderr));
+    check_model_on(&h, "mobilenetv2");
+    check_model_on(&h, "efficientnet_lite0");
 }
 
 #[test]

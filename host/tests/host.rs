@@ -188,6 +188,8 @@ fn bad_configuration_stops_startup_with_a_clear_message() {
     let spin_toml = repo_root().join("spin.toml");
     refuses(&spin_toml, &["--nn-backend", "tensorflow"], &[], "unknown wasi-nn backend \"tensorflow\"");
     refuses(&spin_toml, &["--ort-lib", "/nonexistent/libonnxruntime.so"], &[], "ONNX Runtime library not found at /nonexistent/libonnxruntime.so");
+    let ov = repo_root().join("runtime-config.openvino.toml");
+    refuses(&spin_toml, &["--runtime-config-file", ov.to_str().unwrap()], &[("LD_LIBRARY_PATH", "")], "OpenVINO could not load");
     std::fs::write(dir.join("rc.toml"), "[wasi_nn.models]\nghost = \"ghost.onnx\"\n").unwrap();
     refuses(&spin_toml, &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()], &[], "model \"ghost\"");
 }
