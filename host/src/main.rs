@@ -182,6 +182,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
             max_queue: args.max_queue,
             queue_timeout: Duration::from_millis(args.queue_timeout_ms),
             max_body_bytes: args.max_body_bytes,
+            body_timeout: Duration::from_millis(args.timeout_ms),
         },
     );
     if let Some(addr) = args.admin_listen {

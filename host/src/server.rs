@@ -22,6 +22,8 @@ pub struct ServerLimits {
     pub max_queue: usize,
     pub queue_timeout: Duration,
     pub max_body_bytes: u64,
+    /// Longest the host waits for a body it reads itself (chunked uploads, rejected requests).
+    pub body_timeout: Duration,
 }
 
 /// Shared server state.
@@ -111,7 +113,8 @@ impl Server {
                 // Read (and drop) the body first, within the limit: answering before the
                 // client has sent it makes the connection close under the client, which
                 // it sees as a reset instead of a clean 503 it can retry.
-                let _ = Limited::new(req.into_body(), self.limits.max_body_bytes as usize).collect().await;
+                let drain = Limited::new(req.into_body(), self.limits.max_body_bytes as usize).collect();
+                let _ = tokio::time::timeout(self.limits.body_timeout.min(Duration::from_secs(5)), drain).await;
                 let mut r = json_error(503, "overloaded", &format!("server busy: {why}; retry shortly"));
                 r.headers_mut().insert("retry-after", "1".parse().expect("valid header"));
                 return (Some(component), r);
@@ -130,7 +133,11 @@ impl Server {
             Request::from_parts(parts, body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync())
         } else {
             // No declared length (chunked): read at most the limit, then hand it over.
-            match Limited::new(body, self.limits.max_body_bytes as usize).collect().await {
+            let collect = Limited::new(body, self.limits.max_body_bytes as usize).collect();
+            let Ok(collected) = tokio::time::timeout(self.limits.body_timeout, collect).await else {
+                return json_error(408, "body_timeout", "the request body did not arrive in time");
+            };
+            match collected {
                 Ok(collected) => Request::from_parts(parts, full(collected.to_bytes())),
                 Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                     let msg = format!("body is over the host limit of {} bytes", self.limits.max_body_bytes);

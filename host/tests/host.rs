@@ -57,6 +57,22 @@ fn a_looping_component_does_not_stall_other_requests() {
 }
 
 #[test]
+fn a_stalled_chunked_upload_times_out_with_408() {
+    use std::io::{Read, Write};
+    let h = faults(&["--timeout-ms", "1500"]);
+    let mut s = std::net::TcpStream::connect(h.addr).unwrap();
+    s.write_all(b"POST /classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n").unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(head.contains("body_timeout"), "{head}");
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert_ok(&h);
+}
+
+#[test]
 fn chaining_outbound_policy_and_variables() {
     let h = faults(&[]);
     let r = h.get("/fault/chain");
