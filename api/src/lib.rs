@@ -61,6 +61,11 @@ impl From<PipelineError> for ApiError {
     }
 }
 
+/// The first value of a request header, as text.
+pub fn header(req: &IncomingRequest, name: &str) -> Option<String> {
+    req.headers().get(name).first().map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
 /// A JSON response with the given status.
 pub fn json(status: u16, value: &impl Serialize) -> Response {
     Response::builder()
@@ -75,11 +80,7 @@ pub fn json(status: u16, value: &impl Serialize) -> Response {
 /// An empty body is an error: every route that reads one needs content.
 pub async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = |n: String| ApiError::new(413, "body_too_large", format!("body is {n} bytes, over the limit of {limit} bytes"));
-    let declared = req
-        .headers()
-        .get(&"content-length".to_string())
-        .first()
-        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    let declared = header(&req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(n) = declared.filter(|&n| n > limit as u64) {
         return Err(too_large(n.to_string()));
     }

@@ -16,7 +16,7 @@ pub mod upload;
 use serde_json::Value;
 use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 use spin_sdk::http_component;
-use spinfer_api::{json, ApiError};
+use spinfer_api::{header, json, ApiError};
 use std::time::{Duration, Instant};
 
 /// Largest upload or fetched image the page accepts (classify's own default limit).
@@ -45,10 +45,6 @@ async fn handle(req: IncomingRequest) -> Response {
 
 fn redirect(to: &str) -> Response {
     Response::builder().status(308).header("location", to).body(Vec::new()).build()
-}
-
-fn header(req: &IncomingRequest, name: &str) -> Option<String> {
-    req.headers().get(&name.to_string()).first().map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 fn static_file(req: &IncomingRequest, rel: &str) -> Result<Response, ApiError> {
