@@ -24,4 +24,4 @@ for c in "$@"; do
   cp "$src" "$ROOT/target/wasm32-wasip2/$profile/"
   printf '[build] %s %s: %s bytes\n' "$c" "$profile" "$(stat -c %s "$src")"
 done
-printf '[time] wasm build (%s): %.1f s\n' "$*" "$(echo "$EPOCHREALTIME - $t0" | bc)"
+printf '[time] wasm build (%s): %s s\n' "$*" "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')"

@@ -36,7 +36,7 @@ log() { printf '[setup] %s\n' "$*"; }
 timed() { # timed LABEL CMD...
   local label=$1 t0=$EPOCHREALTIME; shift
   "$@"
-  printf '[time] %s: %.1f s\n' "$label" "$(echo "$EPOCHREALTIME - $t0" | bc)"
+  printf '[time] %s: %s s\n' "$label" "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')"
 }
 have_rustup_target() {
   command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"
@@ -59,7 +59,7 @@ cargo_install() { # cargo_install CRATE VERSION [extra args...]
 }
 
 # ------------------------------------------------------------------ route
-apt_install bc ca-certificates
+apt_install ca-certificates
 if [[ "$MODE" == auto || "$MODE" == rustup ]]; then
   if ! have_rustup_target && [[ "${SPINFER_RUSTUP_ADD:-0}" == 1 ]]; then
     timed "rustup target add $TARGET" timeout 300 rustup target add "$TARGET" || true
