@@ -11,8 +11,6 @@ finding; with --expect-fail, exit 1 unless every directory fails with the rule i
 `EXPECT` file names.
 """
 import argparse
-import copy
-import json
 import os
 import re
 import subprocess

@@ -68,8 +68,7 @@ impl WasiHttpHooks for Hooks {
                     .await
                     .map_err(|_| Error::HttpRequestBodySize(Some(MAX_CHAINED_BODY as u64)))?
                     .to_bytes();
-                let body = http_body_util::Full::new(bytes).map_err(|never| -> Error { match never {} }).boxed_unsync();
-                let request = http::Request::from_parts(parts, body);
+                let request = http::Request::from_parts(parts, crate::server::full(bytes));
                 match app.invoke_at_depth(&target, request, depth).await {
                     Ok(response) => Ok((response, done)),
                     Err(e) => {

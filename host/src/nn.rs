@@ -139,13 +139,12 @@ pub type InferenceObserver = Arc<dyn Fn(&str, f64) + Send + Sync>;
 
 struct PooledGraph {
     pool: Arc<SessionPool>,
-    observe: InferenceObserver,
 }
 
 impl BackendGraph for PooledGraph {
     fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
         let ctx: Box<dyn BackendExecutionContext> =
-            Box::new(PooledContext { pool: self.pool.clone(), observe: self.observe.clone(), inputs: Vec::new(), outputs: Vec::new() });
+            Box::new(PooledContext { pool: self.pool.clone(), inputs: Vec::new(), outputs: Vec::new() });
         Ok(ctx.into())
     }
 }
@@ -153,7 +152,6 @@ impl BackendGraph for PooledGraph {
 /// A cheap per-request context: it holds tensors; a session is borrowed only in `compute`.
 struct PooledContext {
     pool: Arc<SessionPool>,
-    observe: InferenceObserver,
     inputs: Vec<(String, Tensor)>,
     outputs: Vec<NamedTensor>,
 }
@@ -177,23 +175,17 @@ impl BackendExecutionContext for PooledContext {
     }
 
     fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
-        let start = Instant::now();
         match inputs {
-            Some(named) => {
-                let outputs = self.pool.run(named.into_iter().map(|t| (t.name, t.tensor)).collect())?;
-                (self.observe)(&self.pool.name, start.elapsed().as_secs_f64());
-                Ok(Some(outputs))
-            }
+            Some(named) => Ok(Some(self.pool.run(named.into_iter().map(|t| (t.name, t.tensor)).collect())?)),
             None => {
                 self.outputs = self.pool.run(std::mem::take(&mut self.inputs))?;
-                (self.observe)(&self.pool.name, start.elapsed().as_secs_f64());
                 Ok(None)
             }
         }
     }
 }
 
-/// Times `compute` of a graph whose execution contexts come from another backend.
+/// Times each successful `compute` of a graph, for `/metrics`, whatever backend runs it.
 struct ObservedGraph {
     name: String,
     inner: Graph,
@@ -229,10 +221,15 @@ impl BackendExecutionContext for ObservedContext {
         let out = match inputs {
             Some(named) => self.inner.compute_with_io(named).map(Some),
             None => self.inner.compute().map(|()| None),
-        };
+        }?;
         (self.observe)(&self.name, start.elapsed().as_secs_f64());
-        out
+        Ok(out)
     }
+}
+
+fn observed(name: &str, inner: Graph, observe: &InferenceObserver) -> Graph {
+    let graph: Box<dyn BackendGraph> = Box::new(ObservedGraph { name: name.to_owned(), inner, observe: observe.clone() });
+    graph.into()
 }
 
 /// All graphs of the app, by name; cloned (an `Arc`) into every request's wasi-nn context.
@@ -244,9 +241,8 @@ impl SharedRegistry {
     pub fn load_onnx(models: &[(String, PathBuf)], cfg: PoolConfig, observe: InferenceObserver) -> Result<Self, NnSetupError> {
         let mut graphs = HashMap::new();
         for (name, path) in models {
-            let pool = Arc::new(SessionPool::load(name, path, cfg)?);
-            let graph: Box<dyn BackendGraph> = Box::new(PooledGraph { pool, observe: observe.clone() });
-            graphs.insert(name.clone(), Graph::from(graph));
+            let pool: Box<dyn BackendGraph> = Box::new(PooledGraph { pool: Arc::new(SessionPool::load(name, path, cfg)?) });
+            graphs.insert(name.clone(), observed(name, pool.into(), &observe));
         }
         Ok(Self(Arc::new(graphs)))
     }
@@ -266,8 +262,7 @@ impl SharedRegistry {
             let inner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| backend.load_from_dir(dir, ExecutionTarget::Cpu)))
                 .map_err(|p| fail(panic_message(&p)))?
                 .map_err(|e| fail(format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default())))?;
-            let graph: Box<dyn BackendGraph> = Box::new(ObservedGraph { name: name.clone(), inner, observe: observe.clone() });
-            graphs.insert(name.clone(), Graph::from(graph));
+            graphs.insert(name.clone(), observed(name, inner, &observe));
         }
         Ok(Self(Arc::new(graphs)))
     }

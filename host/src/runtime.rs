@@ -105,7 +105,7 @@ pub fn engine(limits: &InstanceLimits) -> anyhow::Result<Engine> {
         .max_core_instances_per_component(32)
         .max_memory_size(limits.max_memory_bytes);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}")).context("creating the wasmtime engine")
+    Engine::new(&config).map_err(wt).context("creating the wasmtime engine")
 }
 
 impl App {
@@ -191,8 +191,8 @@ impl App {
         let loaded = self.components.get(component).cloned().ok_or_else(|| internal(anyhow::anyhow!("no such component")))?;
         let mut store = self.new_store(&loaded, depth).map_err(internal)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let req = store.data_mut().http().new_incoming_request(Scheme::Http, req).map_err(|e| internal(anyhow::anyhow!("{e:#}")))?;
-        let out = store.data_mut().http().new_response_outparam(tx).map_err(|e| internal(anyhow::anyhow!("{e:#}")))?;
+        let req = store.data_mut().http().new_incoming_request(Scheme::Http, req).map_err(|e| internal(wt(e)))?;
+        let out = store.data_mut().http().new_response_outparam(tx).map_err(|e| internal(wt(e)))?;
         let pre = loaded.pre.clone();
         self.metrics.instance_started();
         let metrics = self.metrics.clone();
@@ -235,7 +235,7 @@ impl App {
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stdout().inherit_stderr().envs(&loaded.env);
         for (host, guest) in &loaded.preopens {
-            wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(wt)?;
         }
         let state = RequestState {
             table: ResourceTable::new(),
@@ -266,6 +266,7 @@ impl Drop for App {
     }
 }
 
+/// wasmtime 48's error does not convert into anyhow's with `?`.
 fn wt(e: wasmtime::Error) -> anyhow::Error {
     anyhow::anyhow!("{e:#}")
 }

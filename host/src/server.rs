@@ -44,7 +44,8 @@ pub fn json_error(status: u16, code: &str, message: &str) -> Response<HyperOutgo
         .expect("static response parts are valid")
 }
 
-fn full(body: impl Into<Bytes>) -> HyperOutgoingBody {
+/// A complete in-memory body.
+pub(crate) fn full(body: impl Into<Bytes>) -> HyperOutgoingBody {
     Full::new(body.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
