@@ -81,7 +81,12 @@ impl Host {
             Err(_) => {
                 let _ = child.kill();
                 let code = child.wait().ok().and_then(|s| s.code());
-                let lines: Vec<String> = stderr.try_iter().collect();
+                // The child has exited: read its stderr to the end (the reader thread may
+                // still be catching up), bounded in case a grandchild kept the pipe open.
+                let mut lines = Vec::new();
+                while let Ok(line) = stderr.recv_timeout(Duration::from_secs(5)) {
+                    lines.push(line);
+                }
                 Err(StartFailure { code, stderr: lines.join("\n") })
             }
         }
