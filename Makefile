@@ -7,18 +7,23 @@ HOST_TARGET := $(CACHE)/target-host
 SPINFER := $(HOST_TARGET)/release/spinfer
 LISTEN ?= 127.0.0.1:3000
 ENV := source $(CACHE)/toolchain.env
-COMPONENTS := classify frontend
+COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm build-host up bench load k8s-check autoscale deploy test test-unit test-integration test-browser wit clean-cache
+.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test test-unit test-integration test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
 
-build: setup build-wasm build-host
+build: setup build-wasm compose build-host
 
 build-wasm:
 	@bash scripts/build-wasm.sh $(COMPONENTS) faulty
+
+# classify + the pre-initialised wasi:nn provider → classify-portable.wasm (no wasi:nn
+# import): what stock Spin and SpinKube run (spin.portable.toml).
+compose: build-wasm
+	@bash scripts/compose.sh
 
 build-host:
 	@$(HOST_CARGO) build --release --locked -p spinfer
@@ -26,9 +31,12 @@ build-host:
 up: build
 	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN)
 
+# The same app with the composed classify and no wasi:nn in the host, as stock Spin runs it.
+up-portable: build
+	@$(ENV) && $(SPINFER) up -f spin.portable.toml --nn-backend none --listen $(LISTEN)
+
 # Native inference vs end-to-end through the host, in one run (prints the figures).
 bench: build
-	@bash scripts/setup.sh --bench
 	@$(ENV) && bash scripts/bench.sh
 
 test: build test-unit k8s-check test-integration test-browser
@@ -60,7 +68,8 @@ test-unit:
 
 test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
-	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend -- --test-threads=2
+	@$(ENV) && bash scripts/check-wit.sh --no-nn target/wasm32-wasip2/release/classify-portable.wasm
+	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable -- --test-threads=2
 
 # /home in headless Chromium; screenshots land in tests-output/.
 test-browser:

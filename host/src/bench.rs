@@ -42,23 +42,43 @@ pub fn summarize(mut ms: Vec<f64>) -> Summary {
     Summary { p50: at(0.50), p99: at(0.99), mean: ms.iter().sum::<f64>() / ms.len() as f64 }
 }
 
+/// ONNX Runtime through the host's own backend (one session), for baselines and parity.
+pub struct Native {
+    graph: wasmtime_wasi_nn::Graph,
+}
+
+impl Native {
+    pub fn load(model: &str, file: &std::path::Path, intra_threads: usize) -> anyhow::Result<Native> {
+        let observe: InferenceObserver = Arc::new(|_, _| {});
+        let cfg = PoolConfig { sessions: 1, intra_threads };
+        let registry = SharedRegistry::load_onnx(&[(model.to_string(), file.to_path_buf())], cfg, observe)?;
+        let graph = registry.get(model).expect("just loaded").clone();
+        Ok(Native { graph })
+    }
+
+    /// One NCHW 1×3×224×224 inference: (milliseconds, first output as f32).
+    pub fn infer(&self, input_le: &[u8]) -> anyhow::Result<(f64, Vec<f32>)> {
+        let tensor = Tensor::new(vec![1, 3, 224, 224], TensorType::Fp32, input_le.to_vec());
+        let mut ctx = self.graph.init_execution_context().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t = Instant::now();
+        let out = ctx.compute_with_io(vec![NamedTensor { name: "input".into(), tensor }]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        let first = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("no outputs"))?;
+        Ok((ms, first.tensor.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
+    }
+
+    /// Latency over `n` inferences after 5 warm-up runs.
+    pub fn series(&self, input_le: &[u8], n: usize) -> anyhow::Result<Summary> {
+        for _ in 0..5 {
+            self.infer(input_le)?;
+        }
+        Ok(summarize((0..n).map(|_| self.infer(input_le).map(|r| r.0)).collect::<anyhow::Result<_>>()?))
+    }
+}
+
 /// Native inference latency through the host's own backend (no Wasm, no HTTP).
 pub fn native(args: &BenchArgs, input: &[u8]) -> anyhow::Result<Summary> {
-    let observe: InferenceObserver = Arc::new(|_, _| {});
-    let cfg = PoolConfig { sessions: 1, intra_threads: args.intra_threads };
-    let registry = SharedRegistry::load_onnx(&[(args.model.clone(), args.model_file.clone())], cfg, observe)?;
-    let graph = registry.get(&args.model).expect("just loaded").clone();
-    let tensor = Tensor::new(vec![1, 3, 224, 224], TensorType::Fp32, input.to_vec());
-    let run = || -> anyhow::Result<f64> {
-        let mut ctx = graph.init_execution_context().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let t = Instant::now();
-        ctx.compute_with_io(vec![NamedTensor { name: "input".into(), tensor: tensor.clone() }]).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(t.elapsed().as_secs_f64() * 1e3)
-    };
-    for _ in 0..5 {
-        run()?;
-    }
-    Ok(summarize((0..args.requests).map(|_| run()).collect::<anyhow::Result<_>>()?))
+    Native::load(&args.model, &args.model_file, args.intra_threads)?.series(input, args.requests)
 }
 
 /// One load series: `total` requests over `concurrency` client threads.

@@ -2,6 +2,7 @@
 //! the benchmark and integration tests reuse the same pieces.
 
 pub mod bench;
+pub mod bench_portable;
 pub mod chaining;
 pub mod client;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod nn;
 pub mod outbound;
+pub mod portable;
 pub mod routes;
 pub mod runtime;
 pub mod server;

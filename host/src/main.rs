@@ -4,7 +4,7 @@
 //! once, compiles every component once, then serves HTTP with a fresh instance per
 //! request, admission control and limits; `/metrics` is on a separate admin listener.
 
-use spinfer::{bench, config, manifest, metrics, nn, runtime, server};
+use spinfer::{bench, bench_portable, config, manifest, metrics, nn, runtime, server};
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
@@ -29,6 +29,39 @@ enum Command {
     Up(UpArgs),
     /// Measure native inference and a running `spinfer up` (see `make bench`).
     Bench(BenchCli),
+    /// Measure the Wasm wasi:nn provider (fresh instance per inference) against native
+    /// ONNX Runtime on one tensor, with parity (see `make bench`).
+    BenchPortable(BenchPortableCli),
+}
+
+#[derive(Parser)]
+struct BenchPortableCli {
+    /// The pre-initialised provider component.
+    #[arg(long, default_value = "target/wasm32-wasip2/release/nn_provider.init.wasm")]
+    provider: PathBuf,
+    /// The provider before pre-initialisation, to time instantiate + load + first inference without it.
+    #[arg(long)]
+    raw_provider: Option<PathBuf>,
+    #[arg(long, default_value = "mobilenetv2")]
+    model: String,
+    /// The model file, for ONNX Runtime (and the not-pre-initialised run).
+    #[arg(long, default_value = "models/mobilenetv2/model.onnx")]
+    model_file: PathBuf,
+    /// Input: a 1x3x224x224 f32 little-endian tensor.
+    #[arg(long)]
+    tensor: PathBuf,
+    /// Inferences per series.
+    #[arg(long, default_value_t = 50)]
+    requests: usize,
+    /// ONNX Runtime intra-op threads (the provider runs single-threaded, like the host's default).
+    #[arg(long, default_value_t = 1)]
+    intra_threads: usize,
+    /// Directory for precompiled components; `none` disables the cache.
+    #[arg(long, env = "SPINFER_CACHE_DIR")]
+    cache_dir: Option<String>,
+    /// ONNX Runtime shared library (libonnxruntime.so).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    ort_lib: PathBuf,
 }
 
 #[derive(Parser)]
@@ -75,7 +108,9 @@ struct UpArgs {
     /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the manifest.
     #[arg(long)]
     runtime_config_file: Option<PathBuf>,
-    /// wasi-nn backend, overriding the runtime config: `onnx` (ONNX Runtime) or `openvino`.
+    /// wasi-nn backend, overriding the runtime config: `onnx` (ONNX Runtime), `openvino`, or
+    /// `none` (no wasi:nn linked at all: only components that bring their own, such as the
+    /// composed classify-portable.wasm, can run — as on stock Spin).
     #[arg(long)]
     nn_backend: Option<String>,
     /// ONNX Runtime shared library (libonnxruntime.so).
@@ -113,6 +148,19 @@ struct UpArgs {
 fn main() -> anyhow::Result<()> {
     let args = match Cli::parse().command {
         Command::Up(args) => args,
+        Command::BenchPortable(b) => {
+            nn::init_onnxruntime(&b.ort_lib)?;
+            return bench_portable::run(&bench_portable::PortableArgs {
+                provider: b.provider,
+                raw_provider: b.raw_provider,
+                model: b.model,
+                model_file: b.model_file,
+                tensor: b.tensor,
+                requests: b.requests,
+                intra_threads: b.intra_threads,
+                cache_dir: cache_dir(b.cache_dir.as_deref()),
+            });
+        }
         Command::Bench(b) => {
             nn::init_onnxruntime(&b.ort_lib)?;
             return bench::run(&bench::BenchArgs {
@@ -164,11 +212,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         timeout: Duration::from_millis(args.timeout_ms),
         max_instances: (max_concurrency * 4 + 8) as u32,
     };
-    let cache_dir = match args.cache_dir.as_deref() {
-        Some("none") => None,
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinfer/precompiled")),
-    };
+    let cache_dir = cache_dir(args.cache_dir.as_deref());
     let overrides = spin_variable_overrides();
     let started = std::time::Instant::now();
     let app = runtime::App::load(&manifest, &overrides, registry, limits, metrics.clone(), cache_dir.as_deref())?;
@@ -200,15 +244,20 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     serve(listener, server).await
 }
 
-fn load_models(args: &UpArgs, rc: &config::RuntimeConfig, cores: usize, metrics: Arc<metrics::Metrics>) -> anyhow::Result<nn::SharedRegistry> {
+/// The wasi-nn graphs of the chosen backend, or `None` when wasi:nn is not linked at all.
+fn load_models(args: &UpArgs, rc: &config::RuntimeConfig, cores: usize, metrics: Arc<metrics::Metrics>) -> anyhow::Result<Option<nn::SharedRegistry>> {
     let nn_cfg = &rc.wasi_nn;
     let backend = args.nn_backend.as_deref().unwrap_or(&nn_cfg.backend);
-    if !matches!(backend, "onnx" | "openvino") {
-        bail!("unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime) and `openvino` (OpenVINO)");
+    if !matches!(backend, "onnx" | "openvino" | "none") {
+        bail!("unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime), `openvino` (OpenVINO) and `none` (no wasi:nn)");
+    }
+    if backend == "none" {
+        tracing::info!("wasi:nn not linked (--nn-backend none): components must bring their own provider");
+        return Ok(None);
     }
     if nn_cfg.models.is_empty() {
         tracing::warn!("no [wasi_nn.models] configured: components that call wasi:nn will get not-found");
-        return Ok(nn::SharedRegistry::default());
+        return Ok(Some(nn::SharedRegistry::default()));
     }
     let models: Vec<(String, PathBuf)> = nn_cfg.models.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let started = std::time::Instant::now();
@@ -224,7 +273,16 @@ fn load_models(args: &UpArgs, rc: &config::RuntimeConfig, cores: usize, metrics:
         nn::SharedRegistry::load_onnx(&models, pool, observe)?
     };
     tracing::info!(backend, models = ?registry.names(), ms = started.elapsed().as_millis() as u64, "wasi-nn graphs loaded");
-    Ok(registry)
+    Ok(Some(registry))
+}
+
+/// `--cache-dir`: a directory, `none`, or the default under ~/.cache/spinfer.
+fn cache_dir(arg: Option<&str>) -> Option<PathBuf> {
+    match arg {
+        Some("none") => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinfer/precompiled")),
+    }
 }
 
 /// `SPIN_VARIABLE_<NAME>` environment variables, as Spin reads them.

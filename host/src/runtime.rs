@@ -113,7 +113,7 @@ impl App {
     pub fn load(
         manifest: &Manifest,
         overrides: &BTreeMap<String, String>,
-        nn: SharedRegistry,
+        nn: Option<SharedRegistry>,
         limits: InstanceLimits,
         metrics: Arc<Metrics>,
         cache_dir: Option<&Path>,
@@ -122,17 +122,23 @@ impl App {
         let mut linker: Linker<RequestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wt)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wt)?;
-        wasmtime_wasi_nn::wit::add_to_linker(&mut linker, |s: &mut RequestState| {
-            wasmtime_wasi_nn::wit::WasiNnView::new(&mut s.table, &mut s.nn)
-        })
-        .map_err(wt)?;
+        // `None`: no wasi:nn at all, as on stock Spin; a component importing it is refused
+        // at start (the composed classify-portable.wasm carries its own provider).
+        if nn.is_some() {
+            wasmtime_wasi_nn::wit::add_to_linker(&mut linker, |s: &mut RequestState| {
+                wasmtime_wasi_nn::wit::WasiNnView::new(&mut s.table, &mut s.nn)
+            })
+            .map_err(wt)?;
+        }
+        let nn_linked = nn.is_some();
+        let nn = nn.unwrap_or_default();
         variables::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s).map_err(wt)?;
 
         let app_vars = resolve_app_variables(manifest, overrides)?;
         let staging = std::env::temp_dir().join(format!("spinfer-{}", std::process::id()));
         let mut components = HashMap::new();
         for c in manifest.components.values() {
-            let loaded = load_component(&engine, &linker, c, &app_vars, &staging, cache_dir)
+            let loaded = load_component(&engine, &linker, c, &app_vars, &staging, cache_dir, nn_linked)
                 .with_context(|| format!("component {:?}", c.id))?;
             components.insert(c.id.clone(), Arc::new(loaded));
         }
@@ -267,7 +273,7 @@ impl Drop for App {
 }
 
 /// wasmtime 48's error does not convert into anyhow's with `?`.
-fn wt(e: wasmtime::Error) -> anyhow::Error {
+pub(crate) fn wt(e: wasmtime::Error) -> anyhow::Error {
     anyhow::anyhow!("{e:#}")
 }
 
@@ -293,11 +299,16 @@ fn load_component(
     app_vars: &BTreeMap<String, String>,
     staging: &Path,
     cache_dir: Option<&Path>,
+    nn_linked: bool,
 ) -> anyhow::Result<Loaded> {
     let bytes = std::fs::read(&c.source)
         .with_context(|| format!("cannot read component source {} (build it first: make build)", c.source.display()))?;
     let component = compile_cached(engine, &bytes, cache_dir)?;
-    let pre = ProxyPre::new(linker.instantiate_pre(&component).map_err(wt)?)
+    let linked = linker.instantiate_pre(&component).map_err(wt).with_context(|| {
+        let nn = if nn_linked { "" } else { " (wasi:nn is not linked: --nn-backend none; compose a provider in, e.g. classify-portable.wasm)" };
+        format!("cannot satisfy the imports of {}{nn}", c.source.display())
+    })?;
+    let pre = ProxyPre::new(linked)
         .map_err(wt)
         .context("component does not export wasi:http/incoming-handler@0.2.x")?;
     let variables = c
@@ -348,7 +359,7 @@ fn stage_files(id: &str, mounts: &[Mount], staging: &Path) -> anyhow::Result<Vec
 
 /// Compile a component, or load its precompiled artifact from `cache_dir` when the
 /// same bytes were compiled by a compatible engine before.
-fn compile_cached(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> anyhow::Result<Component> {
+pub(crate) fn compile_cached(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> anyhow::Result<Component> {
     use sha2::Digest;
     use std::hash::{Hash, Hasher};
     let Some(dir) = cache_dir else {

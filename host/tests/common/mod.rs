@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 
 pub use spinfer::client::{request, Response};
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -118,5 +120,41 @@ impl Drop for Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+
+/// ONNX Runtime's reference top-5 per shared image (../shared/model/expected_<model>.json).
+pub fn expected(model: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(shared_model().join(format!("expected_{model}.json"))).unwrap();
+    serde_json::from_str::<Value>(&text).unwrap()["images"].as_array().unwrap().clone()
+}
+
+/// Classify every shared image with `model` on `h`: top-1 (label, p within 0.02) and the
+/// top-5 set must equal the reference.
+pub fn check_model_on(h: &Host, model: &str) {
+    let mut top1_hits = 0;
+    for entry in expected(model) {
+        let image = entry["image"].as_str().unwrap();
+        let bytes = std::fs::read(shared_model().join(image)).unwrap();
+        let r = h.post(&format!("/classify?model={model}&top=5"), &bytes);
+        assert_eq!(r.status, 200, "{image}: {}", r.text());
+        let got = r.json();
+        assert_eq!(got["model"], model);
+        let preds = got["predictions"].as_array().unwrap();
+        assert_eq!(preds.len(), 5);
+        let want = entry["top5"].as_array().unwrap();
+        assert_eq!(preds[0]["index"], want[0]["index"], "{model} {image} top-1: got {preds:?}");
+        assert_eq!(preds[0]["label"], want[0]["label"]);
+        let p_got = preds[0]["probability"].as_f64().unwrap();
+        let p_want = want[0]["prob"].as_f64().unwrap();
+        assert!((p_got - p_want).abs() <= 0.02, "{model} {image}: top-1 p {p_got} vs reference {p_want}");
+        let set = |v: &[Value], k: &str| v.iter().map(|p| p[k].as_u64().unwrap()).collect::<BTreeSet<_>>();
+        assert_eq!(set(preds, "index"), set(want, "index"), "{model} {image} top-5 set");
+        for key in ["decode", "preprocess", "inference", "total"] {
+            assert!(got["timings_ms"][key].as_f64().unwrap() >= 0.0, "timings_ms.{key}");
+        }
+        top1_hits += 1;
+    }
+    assert_eq!(top1_hits, 9);
 }
 

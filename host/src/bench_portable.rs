@@ -1,0 +1,84 @@
+//! `spinfer bench-portable`: the Wasm wasi:nn provider against native ONNX Runtime, in
+//! one run on one input (the reference tensor): a fresh provider instance per inference
+//! (as Spin makes one per request), instantiate + first inference with and without
+//! pre-initialisation, and the logits' largest difference from ONNX Runtime's.
+
+use crate::bench::{summarize, Native, Summary};
+use crate::portable::{fresh_inference, Provider, Source};
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub struct PortableArgs {
+    /// The pre-initialised provider (nn_provider.init.wasm).
+    pub provider: PathBuf,
+    /// The provider before pre-initialisation (nn_provider.wasm), for the "before" figure.
+    pub raw_provider: Option<PathBuf>,
+    pub model: String,
+    pub model_file: PathBuf,
+    pub tensor: PathBuf,
+    pub requests: usize,
+    pub intra_threads: usize,
+    pub cache_dir: Option<PathBuf>,
+}
+
+pub fn run(a: &PortableArgs) -> anyhow::Result<()> {
+    let input = std::fs::read(&a.tensor)?;
+    let dims = [1u32, 3, 224, 224];
+    anyhow::ensure!(input.len() == 4 * 3 * 224 * 224, "{}: not a 1x3x224x224 f32 tensor", a.tensor.display());
+    println!("spinfer bench-portable: model {}, input {}, {} inferences per series", a.model, a.tensor.display(), a.requests);
+
+    let native = Native::load(&a.model, &a.model_file, a.intra_threads)?;
+    let (_, reference) = native.infer(&input)?;
+    let native_s = native.series(&input, a.requests)?;
+    line("native ONNX Runtime compute (no Wasm)", &native_s);
+
+    let t = Instant::now();
+    let provider = Provider::load(&a.provider, a.cache_dir.as_deref())?;
+    println!("provider {}: compiled/loaded in {:.0} ms (once per host)", a.provider.display(), t.elapsed().as_secs_f64() * 1e3);
+    let first = fresh_inference(&provider, Source::Name(&a.model), &dims, &input)?;
+    println!(
+        "pre-initialised, first request: instantiate {:.2} ms + load-by-name/compute {:.1} ms = {:.1} ms",
+        first.instantiate_ms, first.infer_ms, first.instantiate_ms + first.infer_ms
+    );
+    println!("parity: max |portable - native| over {} logits = {:.2e}", reference.len(), max_diff(&first.logits, &reference));
+
+    let runs = (0..a.requests)
+        .map(|_| fresh_inference(&provider, Source::Name(&a.model), &dims, &input))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let inst = summarize(runs.iter().map(|r| r.instantiate_ms).collect());
+    let total = summarize(runs.iter().map(|r| r.instantiate_ms + r.infer_ms).collect());
+    line("portable, fresh instance per request: instantiate", &inst);
+    line("portable, fresh instance per request: instantiate + inference", &total);
+    println!("  ratio portable p50 / native p50: {:.2}x (p99 {:.2}x)", total.p50 / native_s.p50, total.p99 / native_s.p99);
+    let mut reused = provider.instantiate()?;
+    let reuse = (0..a.requests)
+        .map(|_| {
+            let t = Instant::now();
+            reused.infer(Source::Name(&a.model), &dims, &input).map(|_| t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    line("portable, one instance reused (for comparison; Spin does not reuse)", &summarize(reuse));
+
+    if let Some(raw) = &a.raw_provider {
+        let bytes = std::fs::read(&a.model_file)?;
+        let provider = Provider::load(raw, a.cache_dir.as_deref())?;
+        let r = fresh_inference(&provider, Source::Onnx(&bytes), &dims, &input)?;
+        println!(
+            "not pre-initialised (load ONNX bytes per instance): instantiate {:.2} ms + load/optimise/compute {:.0} ms = {:.0} ms ({:.0}x the pre-initialised first request)",
+            r.instantiate_ms, r.infer_ms, r.instantiate_ms + r.infer_ms,
+            (r.instantiate_ms + r.infer_ms) / (first.instantiate_ms + first.infer_ms)
+        );
+    }
+    Ok(())
+}
+
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return f32::INFINITY;
+    }
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn line(what: &str, s: &Summary) {
+    println!("{what}: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms", s.p50, s.p99, s.mean);
+}

@@ -1,0 +1,82 @@
+//! The portable classify (issue: stock Spin / SpinKube have no wasi:nn): classify composed
+//! with the Wasm wasi:nn provider, run by a spinfer that links **no** wasi:nn, must give
+//! ONNX Runtime's reference answers; the provider alone must match ONNX Runtime's logits
+//! on the reference tensor and hold its models in the pre-initialised snapshot.
+
+mod common;
+
+use common::{check_model_on, repo_root, shared_model, Host};
+use spinfer::bench::Native;
+use spinfer::bench_portable::max_diff;
+use spinfer::portable::{Provider, Source};
+use std::path::PathBuf;
+
+const DIMS: [u32; 4] = [1, 3, 224, 224];
+
+fn portable_host() -> Host {
+    Host::start(&repo_root().join("spin.portable.toml"), &["--nn-backend", "none"])
+}
+
+fn provider() -> Provider {
+    let path = repo_root().join("target/wasm32-wasip2/release/nn_provider.init.wasm");
+    let cache = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinfer/precompiled"));
+    Provider::load(&path, cache.as_deref()).expect("load the pre-initialised provider (make compose)")
+}
+
+fn reference_tensor() -> Vec<u8> {
+    std::fs::read(shared_model().join("tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin")).unwrap()
+}
+
+#[test]
+fn portable_mobilenetv2_matches_reference_top5_without_host_wasi_nn() {
+    check_model_on(&portable_host(), "mobilenetv2");
+}
+
+#[test]
+fn portable_efficientnet_lite0_matches_reference_top5_without_host_wasi_nn() {
+    check_model_on(&portable_host(), "efficientnet_lite0");
+}
+
+/// The plain classify imports wasi:nn: a host without it refuses it at start, by name.
+#[test]
+fn plain_classify_is_refused_when_no_wasi_nn_is_linked() {
+    let f = Host::try_start(&repo_root().join("spin.toml"), &["--nn-backend", "none"], &[])
+        .err()
+        .expect("spinfer must refuse classify.wasm without wasi:nn");
+    assert_ne!(f.code, Some(0));
+    assert!(f.stderr.contains("wasi:nn is not linked"), "{}", f.stderr);
+    assert!(f.stderr.contains("classify.wasm"), "{}", f.stderr);
+}
+
+/// Portable vs native logits on the reference tensor: max |diff| ≤ 1e-3, and the provider
+/// found the model by name with no model file mounted (it lives in the snapshot).
+#[test]
+fn portable_logits_match_onnx_runtime_on_the_reference_tensor() {
+    spinfer::nn::init_onnxruntime(std::path::Path::new(&std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH"))).unwrap();
+    let input = reference_tensor();
+    let native = Native::load("mobilenetv2", &repo_root().join("models/mobilenetv2/model.onnx"), 1).unwrap();
+    let (_, want) = native.infer(&input).unwrap();
+    let got = provider().instantiate().unwrap().infer(Source::Name("mobilenetv2"), &DIMS, &input).unwrap();
+    assert_eq!(got.len(), 1000);
+    let diff = max_diff(&got, &want);
+    assert!(diff <= 1e-3, "max |portable - native| = {diff}");
+    let top = |v: &[f32]| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    assert_eq!(top(&got), 285, "Egyptian cat");
+}
+
+/// Bad calls get wasi:nn errors naming the problem, and the instance keeps working.
+#[test]
+fn provider_errors_name_the_problem() {
+    let p = provider();
+    let mut inst = p.instantiate().unwrap();
+    let e = inst.infer(Source::Name("resnet50"), &DIMS, &reference_tensor()).unwrap_err().to_string();
+    assert!(e.contains("NotFound") && e.contains("mobilenetv2") && e.contains("efficientnet_lite0"), "{e}");
+    let e = inst.infer(Source::Name("mobilenetv2"), &[1, 3, 224, 224], &[0u8; 12]).unwrap_err().to_string();
+    assert!(e.contains("InvalidArgument") && e.contains("needs"), "{e}");
+    let e = inst.infer(Source::Name("mobilenetv2"), &[1, 3, 112, 112], &vec![0u8; 3 * 112 * 112 * 4]).unwrap_err().to_string();
+    assert!(e.contains("InvalidArgument") && e.contains("[1, 3, 224, 224]"), "{e}");
+    let e = inst.infer(Source::Onnx(b"not a model"), &DIMS, &reference_tensor()).unwrap_err().to_string();
+    assert!(e.contains("InvalidEncoding"), "{e}");
+    let ok = inst.infer(Source::Name("mobilenetv2"), &DIMS, &reference_tensor()).unwrap();
+    assert_eq!(ok.len(), 1000);
+}
