@@ -5,7 +5,9 @@ For each kustomize directory given: render it with kubectl kustomize, then
   * built-in kinds: kubernetes-validate, strict (unknown fields are errors);
   * SpinApp / SpinAppExecutor / ScaledObject: the CRDs' openAPIV3Schema (k8s/crds/);
   * the operator's webhook and the cross-object rules of ../shared/k8s/README.md,
-    including agreement with spin.toml (components, routes, variables, outbound hosts).
+    including agreement with spin.portable.toml — the manifest SpinKube runs (its classify
+    carries the Wasm wasi:nn provider) — on components, routes, variables, outbound hosts.
+spin.toml and spin.portable.toml must agree except for classify's source and build.
 Every finding is printed as `RULE-ID: object: message`. Exit 1 when a good overlay has a
 finding; with --expect-fail, exit 1 unless every directory fails with the rule its
 `EXPECT` file names.
@@ -98,9 +100,20 @@ def check_schemas(objs, schemas, f):
                 f.add("builtin-schema", o, f"{path}: {e.message}")
 
 
-def spin_manifest():
-    with open(os.path.join(ROOT, "spin.toml"), "rb") as fh:
+def spin_manifest(name="spin.portable.toml"):
+    with open(os.path.join(ROOT, name), "rb") as fh:
         return tomllib.load(fh)
+
+
+def manifests_disagree():
+    """What differs between spin.toml and spin.portable.toml beyond classify's source/build."""
+    native, portable = spin_manifest("spin.toml"), spin_manifest()
+    for m in (native, portable):
+        m["component"]["classify"].pop("source", None)
+        m["component"]["classify"].pop("build", None)
+    keys = set(native) | set(portable) | {f"component.{c}" for c in set(native["component"]) | set(portable["component"])}
+    get = lambda m, k: m["component"].get(k.split(".", 1)[1]) if k.startswith("component.") else m.get(k)
+    return sorted(k for k in keys if k != "component" and get(native, k) != get(portable, k))
 
 
 def route_matches(route, path):
@@ -258,6 +271,10 @@ def main():
                 print("    " + x)
             failed |= bool(findings)
             bad += bool(findings)
+    if not args.expect_fail:
+        drift = manifests_disagree()
+        print(f"[k8s] spin.toml vs spin.portable.toml: {'agree' if not drift else 'DIFFER in ' + ', '.join(drift)}")
+        failed |= bool(drift)
     print(f"k8s-check: {len(args.dirs) - bad} passed, {bad} failed")
     sys.exit(1 if failed else 0)
 

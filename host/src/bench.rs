@@ -3,7 +3,8 @@
 //! is the baseline; against a running `spinfer up` it then measures end-to-end
 //! `POST /classify` latency at concurrency 1, the instantiate+call overhead of a
 //! component (the frontend's `/` redirect vs the host-answered health route), and throughput at
-//! concurrency 2 and 8. Optionally the same against a baseline server.
+//! concurrency 2 and 8. Optionally the same against a baseline server, and the
+//! end-to-end latency of the portable classify (spin.portable.toml) beside the native one.
 
 use crate::client::try_request;
 use crate::nn::{InferenceObserver, PoolConfig, SharedRegistry};
@@ -20,6 +21,8 @@ use wasmtime_wasi_nn::{GraphRegistry, Tensor};
 pub struct BenchArgs {
     pub addr: SocketAddr,
     pub baseline: Option<SocketAddr>,
+    /// A `spinfer up` of spin.portable.toml (composed classify, no host wasi-nn).
+    pub portable: Option<SocketAddr>,
     pub image: PathBuf,
     pub model: String,
     pub model_file: PathBuf,
@@ -137,6 +140,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let c1 = load(args.addr, "POST", &path, &bytes, 1, n);
     line("POST /classify end-to-end, concurrency 1", &c1.latency, Some(c1.errors));
     println!("  ratio end-to-end p50 / native p50: {:.2}x", c1.latency.p50 / native.p50);
+    if let Some(p) = args.portable {
+        let _ = load(p, "POST", &path, &bytes, 1, 3); // warm-up
+        let pc1 = load(p, "POST", &path, &bytes, 1, (n / 2).max(10));
+        line("POST /classify end-to-end, portable classify (Wasm wasi:nn provider, no host wasi-nn), concurrency 1", &pc1.latency, Some(pc1.errors));
+        println!("  ratio portable / native-host end-to-end p50: {:.2}x (p99 {:.2}x)", pc1.latency.p50 / c1.latency.p50, pc1.latency.p99 / c1.latency.p99);
+    }
 
     let health = load(args.addr, "GET", "/.well-known/spin/health", b"", 1, n.max(200));
     let wasm = load(args.addr, "GET", "/", b"", 1, n.max(200));

@@ -5,23 +5,41 @@
 
 use crate::bench::{summarize, Native, Summary};
 use crate::portable::{fresh_inference, Provider, Source};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// What to measure (the `spinfer bench-portable` command line).
+#[derive(clap::Args)]
 pub struct PortableArgs {
-    /// The pre-initialised provider (nn_provider.init.wasm).
+    /// The pre-initialised provider component.
+    #[arg(long, default_value = "target/wasm32-wasip2/release/nn_provider.init.wasm")]
     pub provider: PathBuf,
-    /// The provider before pre-initialisation (nn_provider.wasm), for the "before" figure.
+    /// The provider before pre-initialisation, to time instantiate + load + first inference without it.
+    #[arg(long)]
     pub raw_provider: Option<PathBuf>,
+    #[arg(long, default_value = "mobilenetv2")]
     pub model: String,
+    /// The model file, for ONNX Runtime (and the not-pre-initialised run).
+    #[arg(long, default_value = "models/mobilenetv2/model.onnx")]
     pub model_file: PathBuf,
+    /// Input: a 1x3x224x224 f32 little-endian tensor.
+    #[arg(long)]
     pub tensor: PathBuf,
+    /// Inferences per series.
+    #[arg(long, default_value_t = 50)]
     pub requests: usize,
+    /// ONNX Runtime intra-op threads (the provider runs single-threaded, like the host's default).
+    #[arg(long, default_value_t = 1)]
     pub intra_threads: usize,
-    pub cache_dir: Option<PathBuf>,
+    /// Directory for precompiled components; `none` disables the cache.
+    #[arg(long, env = "SPINFER_CACHE_DIR")]
+    pub cache_dir: Option<String>,
+    /// ONNX Runtime shared library (libonnxruntime.so).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_lib: PathBuf,
 }
 
-pub fn run(a: &PortableArgs) -> anyhow::Result<()> {
+pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
     let input = std::fs::read(&a.tensor)?;
     let dims = [1u32, 3, 224, 224];
     anyhow::ensure!(input.len() == 4 * 3 * 224 * 224, "{}: not a 1x3x224x224 f32 tensor", a.tensor.display());
@@ -33,7 +51,7 @@ pub fn run(a: &PortableArgs) -> anyhow::Result<()> {
     line("native ONNX Runtime compute (no Wasm)", &native_s);
 
     let t = Instant::now();
-    let provider = Provider::load(&a.provider, a.cache_dir.as_deref())?;
+    let provider = Provider::load(&a.provider, cache_dir)?;
     println!("provider {}: compiled/loaded in {:.0} ms (once per host)", a.provider.display(), t.elapsed().as_secs_f64() * 1e3);
     let first = fresh_inference(&provider, Source::Name(&a.model), &dims, &input)?;
     println!(
@@ -61,7 +79,7 @@ pub fn run(a: &PortableArgs) -> anyhow::Result<()> {
 
     if let Some(raw) = &a.raw_provider {
         let bytes = std::fs::read(&a.model_file)?;
-        let provider = Provider::load(raw, a.cache_dir.as_deref())?;
+        let provider = Provider::load(raw, cache_dir)?;
         let r = fresh_inference(&provider, Source::Onnx(&bytes), &dims, &input)?;
         println!(
             "not pre-initialised (load ONNX bytes per instance): instantiate {:.2} ms + load/optimise/compute {:.0} ms = {:.0} ms ({:.0}x the pre-initialised first request)",

@@ -31,38 +31,9 @@ enum Command {
     Bench(BenchCli),
     /// Measure the Wasm wasi:nn provider (fresh instance per inference) against native
     /// ONNX Runtime on one tensor, with parity (see `make bench`).
-    BenchPortable(BenchPortableCli),
+    BenchPortable(bench_portable::PortableArgs),
 }
 
-#[derive(Parser)]
-struct BenchPortableCli {
-    /// The pre-initialised provider component.
-    #[arg(long, default_value = "target/wasm32-wasip2/release/nn_provider.init.wasm")]
-    provider: PathBuf,
-    /// The provider before pre-initialisation, to time instantiate + load + first inference without it.
-    #[arg(long)]
-    raw_provider: Option<PathBuf>,
-    #[arg(long, default_value = "mobilenetv2")]
-    model: String,
-    /// The model file, for ONNX Runtime (and the not-pre-initialised run).
-    #[arg(long, default_value = "models/mobilenetv2/model.onnx")]
-    model_file: PathBuf,
-    /// Input: a 1x3x224x224 f32 little-endian tensor.
-    #[arg(long)]
-    tensor: PathBuf,
-    /// Inferences per series.
-    #[arg(long, default_value_t = 50)]
-    requests: usize,
-    /// ONNX Runtime intra-op threads (the provider runs single-threaded, like the host's default).
-    #[arg(long, default_value_t = 1)]
-    intra_threads: usize,
-    /// Directory for precompiled components; `none` disables the cache.
-    #[arg(long, env = "SPINFER_CACHE_DIR")]
-    cache_dir: Option<String>,
-    /// ONNX Runtime shared library (libonnxruntime.so).
-    #[arg(long, env = "ORT_DYLIB_PATH")]
-    ort_lib: PathBuf,
-}
 
 #[derive(Parser)]
 struct BenchCli {
@@ -72,6 +43,9 @@ struct BenchCli {
     /// A baseline server with the same routes (e.g. `wasmtime serve`), compared at concurrency 2 and 8.
     #[arg(long)]
     baseline: Option<SocketAddr>,
+    /// A `spinfer up` of spin.portable.toml, compared end to end at concurrency 1.
+    #[arg(long)]
+    portable: Option<SocketAddr>,
     /// Image to classify.
     #[arg(long)]
     image: PathBuf,
@@ -150,22 +124,14 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => args,
         Command::BenchPortable(b) => {
             nn::init_onnxruntime(&b.ort_lib)?;
-            return bench_portable::run(&bench_portable::PortableArgs {
-                provider: b.provider,
-                raw_provider: b.raw_provider,
-                model: b.model,
-                model_file: b.model_file,
-                tensor: b.tensor,
-                requests: b.requests,
-                intra_threads: b.intra_threads,
-                cache_dir: cache_dir(b.cache_dir.as_deref()),
-            });
+            return bench_portable::run(&b, cache_dir(b.cache_dir.as_deref()).as_deref());
         }
         Command::Bench(b) => {
             nn::init_onnxruntime(&b.ort_lib)?;
             return bench::run(&bench::BenchArgs {
                 addr: b.addr,
                 baseline: b.baseline,
+                portable: b.portable,
                 image: b.image,
                 model: b.model,
                 model_file: b.model_file,

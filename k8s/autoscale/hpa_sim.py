@@ -178,9 +178,9 @@ def svg(rows_a, rows_b, path, title):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--selftest", action="store_true")
-    ap.add_argument("--peak", type=float, default=100.0, help="peak demand, req/s")
-    ap.add_argument("--request", type=float, default=0.5, help="classify CPU request (cores)")
-    ap.add_argument("--limit", type=float, default=1.0, help="classify CPU limit (cores)")
+    ap.add_argument("--peak", type=float, default=50.0, help="peak demand, req/s")
+    ap.add_argument("--request", type=float, default=1.0, help="classify CPU request (cores)")
+    ap.add_argument("--limit", type=float, default=2.0, help="classify CPU limit (cores)")
     ap.add_argument("--start-delay", type=float, default=3.0, help="seconds from pod creation to serving")
     args = ap.parse_args()
     selftest()

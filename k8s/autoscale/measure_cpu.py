@@ -5,6 +5,10 @@ Starts `spinfer up`, warms it up, then sends a bounded number of POST /classify 
 (concurrency 2) and reads the server's utime+stime from /proc before and after. Writes
 the figure (and the throughput seen) to cpu_per_request.json beside this file; the HPA
 simulation and the SpinApp's CPU request are sized from it.
+
+By default it measures what the classify SpinApp runs on SpinKube: spin.portable.toml
+(classify composed with the Wasm wasi:nn provider) on a spinfer with no wasi:nn linked.
+MANIFEST=spin.toml measures the native-host path instead (overlays/native-host).
 """
 import http.client
 import json
@@ -40,7 +44,9 @@ def main():
     image = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "static/samples/cat.png")
     requests = int(os.environ.get("REQUESTS", "200"))
     body = open(image, "rb").read()
-    proc = subprocess.Popen([binary, "up", "-f", os.path.join(ROOT, "spin.toml"), "--listen", "127.0.0.1:0"],
+    manifest = os.environ.get("MANIFEST", "spin.portable.toml")
+    extra = ["--nn-backend", "none"] if manifest == "spin.portable.toml" else []
+    proc = subprocess.Popen([binary, "up", "-f", os.path.join(ROOT, manifest), "--listen", "127.0.0.1:0", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         port = None
@@ -61,6 +67,7 @@ def main():
         proc.wait()
     n = 2 * (requests // 2)
     result = {
+        "manifest": manifest,
         "image": os.path.relpath(image, ROOT),
         "requests": n,
         "cpu_seconds_per_request": round(cpu / n, 5),
