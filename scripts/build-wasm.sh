@@ -21,7 +21,7 @@ t0=$EPOCHREALTIME
 mkdir -p "$ROOT/target/wasm32-wasip2/$profile"
 for c in "$@"; do
   src="$target_dir/wasm32-wasip2/$profile/${c//-/_}.wasm"
-  cp "$src" "$ROOT/target/wasm32-wasip2/$profile/"
+  cp -p "$src" "$ROOT/target/wasm32-wasip2/$profile/"
   printf '[build] %s %s: %s bytes\n' "$c" "$profile" "$(stat -c %s "$src")"
 done
 printf '[time] wasm build (%s): %s s\n' "$*" "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')"
