@@ -29,7 +29,12 @@ fn reference_tensor() -> Vec<u8> {
 
 #[test]
 fn portable_mobilenetv2_matches_reference_top5_without_host_wasi_nn() {
-    check_model_on(&portable_host(), "mobilenetv2");
+    let h = portable_host();
+    check_model_on(&h, "mobilenetv2");
+    // The page's path too: frontend → classify.spin.internal → the composed classify.
+    let r = h.post("/api/classify?top=1", &std::fs::read(shared_model().join("images/chelsea.png")).unwrap());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["predictions"][0]["label"], "Egyptian cat");
 }
 
 #[test]
