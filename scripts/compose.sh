@@ -6,7 +6,8 @@
 #      ships the ready plans (nn_provider.init.wasm) — no request parses a model;
 #   2. `wac plug` it into classify.wasm → classify-portable.wasm, whose imports hold no
 #      wasi:nn (checked with scripts/check-wit.sh --no-nn).
-# Skips a step whose output is newer than its inputs.
+# Skips a step whose output is newer than its inputs; the snapshot is also redone when the
+# set of models, the wasmtime version or the wizer flags change (a stamp file records them).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${SPINFER_CACHE:-$HOME/.cache/spinfer}"
@@ -22,10 +23,14 @@ stale() { # stale OUT IN... — OUT is missing or older than one of IN
 }
 
 models=("$ROOT"/models/*/model.onnx)
-if stale "$init" "$provider" "${models[@]}"; then
+wizer_flags=(-S cli=y --keep-init-func --dir "$ROOT/models::/models")
+stamp="$init.stamp"
+want_stamp=$(printf '%s\n' "$("$wasmtime" --version)" "${wizer_flags[*]}" "${models[@]}")
+if stale "$init" "$provider" "${models[@]}" || [[ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ]]; then
   t0=$EPOCHREALTIME
-  "$wasmtime" wizer -S cli=y --keep-init-func --dir "$ROOT/models::/models" -o "$init.tmp" "$provider"
+  "$wasmtime" wizer "${wizer_flags[@]}" -o "$init.tmp" "$provider"
   mv "$init.tmp" "$init"
+  printf '%s\n' "$want_stamp" > "$stamp"
   printf '[compose] pre-initialised %s: %s bytes in %s s\n' "$(basename "$init")" "$(stat -c %s "$init")" "$(elapsed "$t0")"
 fi
 if stale "$portable" "$init" "$out/classify.wasm"; then

@@ -47,6 +47,5 @@ pub fn infer(model: &ModelSpec, input_le: &[u8]) -> Result<Vec<f32>, NnError> {
     if first.ty() != tensor::TensorType::Fp32 {
         return Err(NnError { stage: "compute", message: format!("output is {:?}, expected fp32", first.ty()) });
     }
-    let bytes = first.data();
-    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(spinfer_pipeline::f32s_from_le_bytes(&first.data()))
 }

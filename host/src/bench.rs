@@ -67,7 +67,7 @@ impl Native {
         let out = ctx.compute_with_io(vec![NamedTensor { name: "input".into(), tensor }]).map_err(|e| anyhow::anyhow!("{e}"))?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         let first = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("no outputs"))?;
-        Ok((ms, first.tensor.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
+        Ok((ms, spinfer_pipeline::f32s_from_le_bytes(&first.tensor.data)))
     }
 
     /// Latency over `n` inferences after 5 warm-up runs.
@@ -142,7 +142,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     println!("  ratio end-to-end p50 / native p50: {:.2}x", c1.latency.p50 / native.p50);
     if let Some(p) = args.portable {
         let _ = load(p, "POST", &path, &bytes, 1, 3); // warm-up
-        let pc1 = load(p, "POST", &path, &bytes, 1, (n / 2).max(10));
+        let pc1 = load(p, "POST", &path, &bytes, 1, n);
         line("POST /classify end-to-end, portable classify (Wasm wasi:nn provider, no host wasi-nn), concurrency 1", &pc1.latency, Some(pc1.errors));
         println!("  ratio portable / native-host end-to-end p50: {:.2}x (p99 {:.2}x)", pc1.latency.p50 / c1.latency.p50, pc1.latency.p99 / c1.latency.p99);
     }
@@ -168,7 +168,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn line(what: &str, s: &Summary, errors: Option<usize>) {
+pub(crate) fn line(what: &str, s: &Summary, errors: Option<usize>) {
     let errs = errors.map(|e| format!(", errors {e}")).unwrap_or_default();
     println!("{what}: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms{errs}", s.p50, s.p99, s.mean);
 }

@@ -3,7 +3,7 @@
 //! (as Spin makes one per request), instantiate + first inference with and without
 //! pre-initialisation, and the logits' largest difference from ONNX Runtime's.
 
-use crate::bench::{summarize, Native, Summary};
+use crate::bench::{line, summarize, Native};
 use crate::portable::{fresh_inference, Provider, Source};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -47,7 +47,9 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
 
     let native = Native::load(&a.model, &a.model_file, a.intra_threads)?;
     let (_, reference) = native.infer(&input)?;
-    native.series(&input, 5)?; // warm-up
+    for _ in 0..5 {
+        native.infer(&input)?; // warm-up
+    }
 
     let t = Instant::now();
     let provider = Provider::load(&a.provider, cache_dir)?;
@@ -69,9 +71,9 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
     let native_s = summarize(native_ms);
     let inst = summarize(runs.iter().map(|r| r.instantiate_ms).collect());
     let total = summarize(runs.iter().map(|r| r.instantiate_ms + r.infer_ms).collect());
-    line("native ONNX Runtime compute (no Wasm), interleaved with the next series", &native_s);
-    line("portable, fresh instance per request: instantiate", &inst);
-    line("portable, fresh instance per request: instantiate + inference", &total);
+    line("native ONNX Runtime compute (no Wasm), interleaved with the next series", &native_s, None);
+    line("portable, fresh instance per request: instantiate", &inst, None);
+    line("portable, fresh instance per request: instantiate + inference", &total, None);
     println!("  ratio portable p50 / native p50: {:.2}x (p99 {:.2}x)", total.p50 / native_s.p50, total.p99 / native_s.p99);
     let mut reused = provider.instantiate()?;
     let reuse = (0..a.requests)
@@ -80,7 +82,7 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
             reused.infer(Source::Name(&a.model), &dims, &input).map(|_| t.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    line("portable, one instance reused (for comparison; Spin does not reuse)", &summarize(reuse));
+    line("portable, one instance reused (for comparison; Spin does not reuse)", &summarize(reuse), None);
 
     if let Some(raw) = &a.raw_provider {
         let bytes = std::fs::read(&a.model_file)?;
@@ -100,8 +102,4 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         return f32::INFINITY;
     }
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
-fn line(what: &str, s: &Summary) {
-    println!("{what}: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms", s.p50, s.p99, s.mean);
 }

@@ -34,7 +34,6 @@ enum Command {
     BenchPortable(bench_portable::PortableArgs),
 }
 
-
 #[derive(Parser)]
 struct BenchCli {
     /// Address of the running `spinfer up`.
@@ -124,7 +123,7 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => args,
         Command::BenchPortable(b) => {
             nn::init_onnxruntime(&b.ort_lib)?;
-            return bench_portable::run(&b, cache_dir(b.cache_dir.as_deref()).as_deref());
+            return bench_portable::run(&b, runtime::cache_dir(b.cache_dir.as_deref()).as_deref());
         }
         Command::Bench(b) => {
             nn::init_onnxruntime(&b.ort_lib)?;
@@ -178,7 +177,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         timeout: Duration::from_millis(args.timeout_ms),
         max_instances: (max_concurrency * 4 + 8) as u32,
     };
-    let cache_dir = cache_dir(args.cache_dir.as_deref());
+    let cache_dir = runtime::cache_dir(args.cache_dir.as_deref());
     let overrides = spin_variable_overrides();
     let started = std::time::Instant::now();
     let app = runtime::App::load(&manifest, &overrides, registry, limits, metrics.clone(), cache_dir.as_deref())?;
@@ -240,15 +239,6 @@ fn load_models(args: &UpArgs, rc: &config::RuntimeConfig, cores: usize, metrics:
     };
     tracing::info!(backend, models = ?registry.names(), ms = started.elapsed().as_millis() as u64, "wasi-nn graphs loaded");
     Ok(Some(registry))
-}
-
-/// `--cache-dir`: a directory, `none`, or the default under ~/.cache/spinfer.
-fn cache_dir(arg: Option<&str>) -> Option<PathBuf> {
-    match arg {
-        Some("none") => None,
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinfer/precompiled")),
-    }
 }
 
 /// `SPIN_VARIABLE_<NAME>` environment variables, as Spin reads them.

@@ -110,8 +110,7 @@ impl SessionPool {
             if !self.input_names.contains(&name) {
                 return Err(access(format!("graph {:?} has no input named {name:?} (inputs: {:?})", self.name, self.input_names)));
             }
-            let data: Vec<f32> =
-                tensor.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let data = spinfer_pipeline::f32s_from_le_bytes(&tensor.data);
             let shape: Vec<i64> = tensor.dimensions.iter().map(|&d| i64::from(d)).collect();
             let value = ort::value::Tensor::from_array((shape, data)).map_err(|e| access(e.to_string()))?;
             values.push((name, value.into()));

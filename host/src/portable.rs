@@ -52,6 +52,7 @@ pub enum Source<'a> {
 impl Provider {
     /// Compile (or take from `cache_dir`) the provider at `path`. Only WASI is linked.
     pub fn load(path: &Path, cache_dir: Option<&Path>) -> anyhow::Result<Provider> {
+        // No epoch ticker runs here, so `timeout` is never reached (stores get a far deadline).
         let limits = InstanceLimits { max_memory_bytes: 1 << 30, timeout: Duration::from_secs(600), max_instances: 4 };
         let engine = engine(&limits)?;
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -74,18 +75,27 @@ impl Provider {
 
 impl Instance {
     /// Load the graph, make a context, compute one f32 input; return the first output.
+    /// Every handle the provider returns is dropped again, so a reused instance does not
+    /// accumulate resources.
     pub fn infer(&mut self, source: Source, dims: &[u32], input_le: &[u8]) -> anyhow::Result<Vec<f32>> {
         let graph = self.load(source)?;
-        let store = &mut self.store;
-        let ctx = self.nn.wasi_nn_graph().graph().call_init_execution_context(&mut *store, graph).map_err(wt)?;
-        let ctx = self.check(ctx, "init-execution-context")?;
+        let ctx = self.nn.wasi_nn_graph().graph().call_init_execution_context(&mut self.store, graph).map_err(wt);
+        graph.resource_drop(&mut self.store).map_err(wt)?;
+        let ctx = self.check(ctx?, "init-execution-context")?;
         let tensor = self.nn.wasi_nn_tensor().tensor().call_constructor(&mut self.store, &dims.to_vec(), TensorType::Fp32, &input_le.to_vec()).map_err(wt)?;
         let inputs = [("input".to_string(), tensor)];
-        let out = self.nn.wasi_nn_inference().graph_execution_context().call_compute(&mut self.store, ctx, &inputs).map_err(wt)?;
-        let outputs = self.check(out, "compute")?;
-        let Some((_, first)) = outputs.first() else { bail!("the provider returned no outputs") };
-        let data = self.nn.wasi_nn_tensor().tensor().call_data(&mut self.store, *first).map_err(wt)?;
-        Ok(data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        // `compute` takes the input tensor by ownership; the context is only borrowed.
+        let out = self.nn.wasi_nn_inference().graph_execution_context().call_compute(&mut self.store, ctx, &inputs).map_err(wt);
+        ctx.resource_drop(&mut self.store).map_err(wt)?;
+        let outputs = self.check(out?, "compute")?;
+        let data = match outputs.first() {
+            Some((_, first)) => self.nn.wasi_nn_tensor().tensor().call_data(&mut self.store, *first).map_err(wt),
+            None => Err(anyhow::anyhow!("the provider returned no outputs")),
+        };
+        for (_, t) in outputs {
+            t.resource_drop(&mut self.store).map_err(wt)?;
+        }
+        Ok(spinfer_pipeline::f32s_from_le_bytes(&data?))
     }
 
     fn load(&mut self, source: Source) -> anyhow::Result<ResourceAny> {
@@ -105,6 +115,7 @@ impl Instance {
                 let errors = self.nn.wasi_nn_errors().error();
                 let code = errors.call_code(&mut self.store, e).map_err(wt)?;
                 let data = errors.call_data(&mut self.store, e).map_err(wt)?;
+                e.resource_drop(&mut self.store).map_err(wt)?;
                 bail!("wasi-nn {stage} failed: {code:?}: {data}")
             }
         }

@@ -124,13 +124,13 @@ impl App {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wt)?;
         // `None`: no wasi:nn at all, as on stock Spin; a component importing it is refused
         // at start (the composed classify-portable.wasm carries its own provider).
-        if nn.is_some() {
+        let nn_linked = nn.is_some();
+        if nn_linked {
             wasmtime_wasi_nn::wit::add_to_linker(&mut linker, |s: &mut RequestState| {
                 wasmtime_wasi_nn::wit::WasiNnView::new(&mut s.table, &mut s.nn)
             })
             .map_err(wt)?;
         }
-        let nn_linked = nn.is_some();
         let nn = nn.unwrap_or_default();
         variables::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s).map_err(wt)?;
 
@@ -272,6 +272,15 @@ impl Drop for App {
     }
 }
 
+/// `--cache-dir`: a directory, `none` (no cache), or the default ~/.cache/spinfer/precompiled.
+pub fn cache_dir(arg: Option<&str>) -> Option<PathBuf> {
+    match arg {
+        Some("none") => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinfer/precompiled")),
+    }
+}
+
 /// wasmtime 48's error does not convert into anyhow's with `?`.
 pub(crate) fn wt(e: wasmtime::Error) -> anyhow::Error {
     anyhow::anyhow!("{e:#}")
@@ -304,9 +313,14 @@ fn load_component(
     let bytes = std::fs::read(&c.source)
         .with_context(|| format!("cannot read component source {} (build it first: make build)", c.source.display()))?;
     let component = compile_cached(engine, &bytes, cache_dir)?;
-    let linked = linker.instantiate_pre(&component).map_err(wt).with_context(|| {
-        let nn = if nn_linked { "" } else { " (wasi:nn is not linked: --nn-backend none; compose a provider in, e.g. classify-portable.wasm)" };
-        format!("cannot satisfy the imports of {}{nn}", c.source.display())
+    let linked = linker.instantiate_pre(&component).map_err(|e| {
+        let e = wt(e);
+        let hint = if !nn_linked && format!("{e:#}").contains("wasi:nn") {
+            " (wasi:nn is not linked: --nn-backend none; compose a provider in, e.g. classify-portable.wasm)"
+        } else {
+            ""
+        };
+        e.context(format!("cannot satisfy the imports of {}{hint}", c.source.display()))
     })?;
     let pre = ProxyPre::new(linked)
         .map_err(wt)

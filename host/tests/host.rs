@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fixture, repo_root, shared_model, Host};
+use common::{fixture, refuses, repo_root, shared_model, Host};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -177,16 +177,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Start-up must fail with a message naming the problem.
-fn refuses(manifest: &std::path::Path, args: &[&str], env: &[(&str, &str)], expect: &str) {
-    match Host::try_start(manifest, args, env) {
-        Ok(_) => panic!("spinfer started despite: {expect}"),
-        Err(f) => {
-            assert_ne!(f.code, Some(0));
-            assert!(f.stderr.contains(expect), "expected {expect:?} in:\n{}", f.stderr);
-        }
-    }
-}
 
 #[test]
 fn bad_configuration_stops_startup_with_a_clear_message() {

@@ -71,12 +71,18 @@ impl Model {
         &self.input_shape
     }
 
-    /// Run one input (its dims and f32 values) through the plan.
-    pub fn run(&self, shape: &[usize], values: &[f32]) -> Result<Vec<Output>, EngineError> {
+    /// Run one f32 input, given as its dims and little-endian bytes, through the plan.
+    pub fn run_le(&self, shape: &[usize], bytes: &[u8]) -> Result<Vec<Output>, EngineError> {
         if shape != self.input_shape.as_slice() {
             return Err(EngineError::Input(format!("shape {shape:?}, the model takes {:?}", self.input_shape)));
         }
-        let input = Tensor::from_shape(shape, values).map_err(|e| EngineError::Input(format!("{e:#}")))?;
+        let needed = shape.iter().product::<usize>() * 4;
+        if bytes.len() != needed {
+            return Err(EngineError::Input(format!("{} data bytes for shape {shape:?} (needs {needed})", bytes.len())));
+        }
+        // SAFETY: every bit pattern is a valid f32, the length matches the shape (checked
+        // above), from_raw copies into aligned storage, and wasm32 is little-endian.
+        let input = unsafe { Tensor::from_raw::<f32>(shape, bytes) }.map_err(|e| EngineError::Input(format!("{e:#}")))?;
         let outputs = self.plan.run(tvec!(input.into())).map_err(|e| EngineError::Run(format!("{e:#}")))?;
         outputs.iter().map(Self::output).collect()
     }

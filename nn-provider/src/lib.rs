@@ -155,25 +155,13 @@ impl inference::GuestGraphExecutionContext for NnContext {
             return Err(error(ErrorCode::InvalidArgument, format!("{} inputs; the model takes one", inputs.len())));
         };
         let input = input.get::<NnTensor>();
-        let (shape, values) = decode_f32(input)?;
-        let outputs = self.0.run(&shape, &values).map_err(engine_error)?;
+        if input.ty != tensor::TensorType::Fp32 {
+            return Err(error(ErrorCode::InvalidArgument, format!("input is {:?}; this provider takes FP32", input.ty)));
+        }
+        let shape: Vec<usize> = input.dims.iter().map(|&d| d as usize).collect();
+        let outputs = self.0.run_le(&shape, &input.data).map_err(engine_error)?;
         Ok(outputs.into_iter().enumerate().map(|(i, o)| (i.to_string(), encode_f32(o))).collect())
     }
-}
-
-fn decode_f32(t: &NnTensor) -> Result<(Vec<usize>, Vec<f32>), errors::Error> {
-    if t.ty != tensor::TensorType::Fp32 {
-        return Err(error(ErrorCode::InvalidArgument, format!("input is {:?}; this provider takes FP32", t.ty)));
-    }
-    let shape: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
-    let expected = shape.iter().product::<usize>() * 4;
-    if t.data.len() != expected {
-        return Err(error(
-            ErrorCode::InvalidArgument,
-            format!("{} data bytes for dimensions {:?} (needs {expected})", t.data.len(), t.dims),
-        ));
-    }
-    Ok((shape, t.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
 }
 
 fn encode_f32(o: engine::Output) -> tensor::Tensor {

@@ -48,6 +48,6 @@ pub fn load_dir(dir: &str) -> Result<Vec<String>, String> {
 
 fn warm_up(model: &Model) -> Result<(), EngineError> {
     let shape = model.input_shape().to_vec();
-    let zeros = vec![0.0f32; shape.iter().product()];
-    model.run(&shape, &zeros).map(drop)
+    let zeros = vec![0u8; shape.iter().product::<usize>() * 4];
+    model.run_le(&shape, &zeros).map(drop)
 }

@@ -58,6 +58,12 @@ pub fn tensor_le_bytes(values: &[f32]) -> Vec<u8> {
     out
 }
 
+/// The inverse of [`tensor_le_bytes`]: f32 values from wasi-nn `tensor-data` (a trailing
+/// partial value is ignored; callers check the length against the dimensions).
+pub fn f32s_from_le_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,7 +122,6 @@ impl Drop for Host {
     }
 }
 
-
 /// ONNX Runtime's reference top-5 per shared image (../shared/model/expected_<model>.json).
 pub fn expected(model: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(shared_model().join(format!("expected_{model}.json"))).unwrap();
@@ -158,3 +157,14 @@ pub fn check_model_on(h: &Host, model: &str) {
     assert_eq!(top1_hits, 9);
 }
 
+
+/// Start-up must fail with a message naming the problem.
+pub fn refuses(manifest: &std::path::Path, args: &[&str], env: &[(&str, &str)], expect: &str) {
+    match Host::try_start(manifest, args, env) {
+        Ok(_) => panic!("spinfer started despite: {expect}"),
+        Err(f) => {
+            assert_ne!(f.code, Some(0));
+            assert!(f.stderr.contains(expect), "expected {expect:?} in:\n{}", f.stderr);
+        }
+    }
+}
