@@ -9,7 +9,7 @@
 //! WIT glue; the engine is `engine.rs`, the named models `registry.rs`.
 
 mod engine;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", old_wasi_libc))]
 mod libc_shim;
 mod registry;
 mod zeroing_alloc;

@@ -2,8 +2,8 @@
 //! `fs::canonicalize` names it, and tract's path-based loaders keep that reachable, so
 //! the link fails without a definition. The provider never resolves paths (models are
 //! read from `/models` by plain open at pre-initialisation), so this one just fails
-//! (null, as POSIX realpath does on error). Where a newer wasi-libc has its own, the
-//! linker takes this object's definition and never pulls libc's.
+//! (null, as POSIX realpath does on error). Compiled only on route B (build.rs); a newer
+//! wasi-libc keeps its own.
 
 use std::ffi::c_char;
 
