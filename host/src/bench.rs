@@ -70,11 +70,17 @@ impl Native {
         Ok((ms, spinfer_pipeline::f32s_from_le_bytes(&first.tensor.data)))
     }
 
-    /// Latency over `n` inferences after 5 warm-up runs.
-    pub fn series(&self, input_le: &[u8], n: usize) -> anyhow::Result<Summary> {
+    /// Five untimed inferences (first-run allocations, caches).
+    pub fn warm_up(&self, input_le: &[u8]) -> anyhow::Result<()> {
         for _ in 0..5 {
             self.infer(input_le)?;
         }
+        Ok(())
+    }
+
+    /// Latency over `n` inferences after the warm-up.
+    pub fn series(&self, input_le: &[u8], n: usize) -> anyhow::Result<Summary> {
+        self.warm_up(input_le)?;
         Ok(summarize((0..n).map(|_| self.infer(input_le).map(|r| r.0)).collect::<anyhow::Result<_>>()?))
     }
 }

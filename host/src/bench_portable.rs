@@ -47,9 +47,7 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
 
     let native = Native::load(&a.model, &a.model_file, a.intra_threads)?;
     let (_, reference) = native.infer(&input)?;
-    for _ in 0..5 {
-        native.infer(&input)?; // warm-up
-    }
+    native.warm_up(&input)?;
 
     let t = Instant::now();
     let provider = Provider::load(&a.provider, cache_dir)?;
