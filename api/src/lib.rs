@@ -22,7 +22,9 @@ impl Limits {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
         Self {
             max_body_bytes: var("SPINFER_MAX_BODY_BYTES").map_or(DEFAULT_MAX_BODY, |v| v as usize),
-            decode: DecodeLimits { max_pixels: var("SPINFER_MAX_PIXELS").unwrap_or(DecodeLimits::default().max_pixels) },
+            decode: DecodeLimits {
+                max_pixels: var("SPINFER_MAX_PIXELS").unwrap_or(DecodeLimits::default().max_pixels),
+            },
         }
     }
 }
@@ -42,7 +44,10 @@ impl ApiError {
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
-        Self { allow: Some(allow), ..Self::new(405, "method_not_allowed", format!("use {allow} on this route")) }
+        Self {
+            allow: Some(allow),
+            ..Self::new(405, "method_not_allowed", format!("use {allow} on this route"))
+        }
     }
 
     pub fn into_response(self) -> Response {
@@ -79,7 +84,13 @@ pub fn json(status: u16, value: &impl Serialize) -> Response {
 /// (from Content-Length before reading, or while streaming).
 /// An empty body is an error: every route that reads one needs content.
 pub async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = |n: String| ApiError::new(413, "body_too_large", format!("body is {n} bytes, over the limit of {limit} bytes"));
+    let too_large = |n: String| {
+        ApiError::new(
+            413,
+            "body_too_large",
+            format!("body is {n} bytes, over the limit of {limit} bytes"),
+        )
+    };
     let declared = header(&req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(n) = declared.filter(|&n| n > limit as u64) {
         return Err(too_large(n.to_string()));
@@ -87,7 +98,9 @@ pub async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, Ap
     let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
     let mut stream = req.into_body_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(400, "body_read_failed", format!("could not read the body: {e:?}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(400, "body_read_failed", format!("could not read the body: {e:?}"))
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(format!("at least {}", body.len() + chunk.len())));
         }

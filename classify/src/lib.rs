@@ -10,11 +10,14 @@
 
 mod nn;
 
-use spinfer_api::{json, ApiError, Limits};
 use serde_json::json;
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
-use spinfer_pipeline::{decode_rgb8, find_model, softmax, tensor_le_bytes, to_model_input, top_k, Labels, ModelSpec, MODELS};
+use spinfer_api::{json, ApiError, Limits};
+use spinfer_pipeline::{
+    decode_rgb8, find_model, softmax, tensor_le_bytes, to_model_input, top_k, Labels, ModelSpec,
+    MODELS,
+};
 use std::time::Instant;
 
 const DEFAULT_TOP: usize = 5;
@@ -46,14 +49,23 @@ fn parse_options(query: &str) -> Result<Options, ApiError> {
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "top" => {
-                options.top = value.parse().ok().filter(|k| (1..=MAX_TOP).contains(k)).ok_or_else(|| {
-                    ApiError::new(400, "bad_top", format!("top must be an integer from 1 to {MAX_TOP}, got {value:?}"))
-                })?
+                options.top =
+                    value.parse().ok().filter(|k| (1..=MAX_TOP).contains(k)).ok_or_else(|| {
+                        ApiError::new(
+                            400,
+                            "bad_top",
+                            format!("top must be an integer from 1 to {MAX_TOP}, got {value:?}"),
+                        )
+                    })?
             }
             "model" => {
                 options.model = find_model(&value).ok_or_else(|| {
                     let known: Vec<_> = MODELS.iter().map(|m| m.name).collect();
-                    ApiError::new(404, "unknown_model", format!("unknown model {value:?}; known: {}", known.join(", ")))
+                    ApiError::new(
+                        404,
+                        "unknown_model",
+                        format!("unknown model {value:?}; known: {}", known.join(", ")),
+                    )
                 })?
             }
             _ => {}
@@ -75,7 +87,8 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
     let t1 = Instant::now();
     let input = tensor_le_bytes(&to_model_input(&image, options.model));
     let t2 = Instant::now();
-    let logits = nn::infer(options.model, &input).map_err(|e| ApiError::new(503, "inference_failed", e.to_string()))?;
+    let logits = nn::infer(options.model, &input)
+        .map_err(|e| ApiError::new(503, "inference_failed", e.to_string()))?;
     let t3 = Instant::now();
     if logits.len() != options.model.classes {
         return Err(ApiError::new(
@@ -104,7 +117,11 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
 
 fn load_labels(model: &ModelSpec) -> Result<Labels, ApiError> {
     let text = std::fs::read_to_string(model.labels_path).map_err(|e| {
-        ApiError::new(500, "labels_missing", format!("cannot read {} (mount it via spin.toml files): {e}", model.labels_path))
+        ApiError::new(
+            500,
+            "labels_missing",
+            format!("cannot read {} (mount it via spin.toml files): {e}", model.labels_path),
+        )
     })?;
     Ok(Labels::parse(&text, model.classes)?)
 }

@@ -39,13 +39,17 @@ pub fn infer(model: &ModelSpec, input_le: &[u8]) -> Result<Vec<f32>, NnError> {
     let g = graph::load_by_name(model.name).map_err(wrap("load-by-name"))?;
     let ctx = g.init_execution_context().map_err(wrap("init-execution-context"))?;
     let input = tensor::Tensor::new(&model.input_shape, tensor::TensorType::Fp32, input_le);
-    let outputs = ctx.compute(vec![(model.input_name.to_string(), input)]).map_err(wrap("compute"))?;
-    let (_, first) = outputs
-        .into_iter()
-        .next()
-        .ok_or_else(|| NnError { stage: "compute", message: "the graph returned no outputs".into() })?;
+    let outputs =
+        ctx.compute(vec![(model.input_name.to_string(), input)]).map_err(wrap("compute"))?;
+    let (_, first) = outputs.into_iter().next().ok_or_else(|| NnError {
+        stage: "compute",
+        message: "the graph returned no outputs".into(),
+    })?;
     if first.ty() != tensor::TensorType::Fp32 {
-        return Err(NnError { stage: "compute", message: format!("output is {:?}, expected fp32", first.ty()) });
+        return Err(NnError {
+            stage: "compute",
+            message: format!("output is {:?}, expected fp32", first.ty()),
+        });
     }
     Ok(spinfer_pipeline::f32s_from_le_bytes(&first.data()))
 }

@@ -6,7 +6,9 @@ use spin_sdk::http::Response;
 
 /// Serve `/static/<rel>`; `None` when the file does not exist.
 pub fn serve(rel: &str, if_none_match: Option<&str>) -> Option<Response> {
-    if rel.is_empty() || rel.split('/').any(|p| p.is_empty() || p == "." || p == ".." || p.contains('\\')) {
+    if rel.is_empty()
+        || rel.split('/').any(|p| p.is_empty() || p == "." || p == ".." || p.contains('\\'))
+    {
         return None;
     }
     let bytes = std::fs::read(format!("/static/{rel}")).ok()?;
@@ -38,5 +40,7 @@ fn content_type(ext: &str) -> &'static str {
 
 /// 64-bit FNV-1a: a cheap, stable content hash for ETags.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

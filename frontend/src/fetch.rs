@@ -31,11 +31,19 @@ fn fail(status: u16, code: &'static str, message: impl Into<String>) -> FetchErr
 /// Check `url` against the policy; `allow` lists `host` or `host:port` entries that may
 /// be private (e.g. a test server on loopback).
 pub fn check_url(url: &str, allow: &[String]) -> Result<Target, FetchError> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| fail(400, "bad_url", format!("{url:?} is not an absolute URL")))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| fail(400, "bad_url", format!("{url:?} is not an absolute URL")))?;
     let https = match scheme.to_ascii_lowercase().as_str() {
         "http" => false,
         "https" => true,
-        other => return Err(fail(400, "bad_url_scheme", format!("scheme {other:?} is not allowed (http or https only)"))),
+        other => {
+            return Err(fail(
+                400,
+                "bad_url_scheme",
+                format!("scheme {other:?} is not allowed (http or https only)"),
+            ))
+        }
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = (&rest[..end], &rest[end..]);
@@ -54,7 +62,9 @@ pub fn check_url(url: &str, allow: &[String]) -> Result<Target, FetchError> {
         host: host.clone(),
         path: if path.is_empty() { "/".into() } else { path.into() },
     };
-    let listed = allow.iter().any(|a| a.eq_ignore_ascii_case(&target.authority) || a.eq_ignore_ascii_case(&host));
+    let listed = allow
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&target.authority) || a.eq_ignore_ascii_case(&host));
     if !listed && is_private(&host) {
         return Err(fail(403, "forbidden_address", format!("fetching from {host} is not allowed (loopback, private, link-local or internal address)")));
     }
@@ -62,7 +72,11 @@ pub fn check_url(url: &str, allow: &[String]) -> Result<Target, FetchError> {
 }
 
 fn is_private(host: &str) -> bool {
-    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".spin.internal") || host.ends_with(".internal") {
+    if host == "localhost"
+        || host.ends_with(".localhost")
+        || host.ends_with(".spin.internal")
+        || host.ends_with(".internal")
+    {
         return true;
     }
     match host.parse::<IpAddr>() {
@@ -74,13 +88,21 @@ fn is_private(host: &str) -> bool {
 
 fn private_v4(ip: Ipv4Addr) -> bool {
     let [a, b, ..] = ip.octets();
-    ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast()
-        || a == 0 || (a == 100 && (64..128).contains(&b))
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
 }
 
 fn private_v6(ip: Ipv6Addr) -> bool {
     let first = ip.segments()[0];
-    ip.is_loopback() || ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
         || ip.to_ipv4_mapped().is_some_and(private_v4)
 }
 
@@ -95,7 +117,8 @@ pub fn fetch(target: &Target, limits: &FetchLimits) -> Result<Vec<u8>, FetchErro
     use wasi::http::types::{ErrorCode, Fields, Method, OutgoingRequest, RequestOptions, Scheme};
     use wasi::io::streams::StreamError;
     let started = Instant::now();
-    let unreachable = |e: ErrorCode| fail(502, "fetch_failed", format!("could not fetch the URL: {e:?}"));
+    let unreachable =
+        |e: ErrorCode| fail(502, "fetch_failed", format!("could not fetch the URL: {e:?}"));
     let headers = Fields::new();
     let _ = headers.append(&"accept".to_string(), &b"image/*".to_vec());
     let req = OutgoingRequest::new(headers);
@@ -120,23 +143,37 @@ pub fn fetch(target: &Target, limits: &FetchLimits) -> Result<Vec<u8>, FetchErro
         return Err(fail(502, "fetch_bad_status", format!("the URL answered HTTP {status}")));
     }
     let header = |name: &str| {
-        response.headers().get(&name.to_string()).first().map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase())
+        response
+            .headers()
+            .get(&name.to_string())
+            .first()
+            .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase())
     };
     let ctype = header("content-type").unwrap_or_default();
     if !ctype.starts_with("image/") {
-        return Err(fail(415, "fetch_not_image", format!("the URL returned content-type {ctype:?}, not an image")));
+        return Err(fail(
+            415,
+            "fetch_not_image",
+            format!("the URL returned content-type {ctype:?}, not an image"),
+        ));
     }
     if let Some(len) = header("content-length").and_then(|l| l.parse::<u64>().ok()) {
         if len > limits.max_bytes as u64 {
             return Err(too_big(limits.max_bytes));
         }
     }
-    let body = response.consume().map_err(|_| fail(502, "fetch_failed", "response body unavailable"))?;
-    let stream = body.stream().map_err(|_| fail(502, "fetch_failed", "response body unavailable"))?;
+    let body =
+        response.consume().map_err(|_| fail(502, "fetch_failed", "response body unavailable"))?;
+    let stream =
+        body.stream().map_err(|_| fail(502, "fetch_failed", "response body unavailable"))?;
     let mut bytes = Vec::new();
     loop {
         if started.elapsed() > limits.deadline {
-            return Err(fail(504, "fetch_timeout", format!("the URL took longer than {:?}", limits.deadline)));
+            return Err(fail(
+                504,
+                "fetch_timeout",
+                format!("the URL took longer than {:?}", limits.deadline),
+            ));
         }
         match stream.blocking_read(64 * 1024) {
             Ok(chunk) => {
@@ -147,7 +184,11 @@ pub fn fetch(target: &Target, limits: &FetchLimits) -> Result<Vec<u8>, FetchErro
             }
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(e)) => {
-                return Err(fail(502, "fetch_failed", format!("reading the URL's body failed: {}", e.to_debug_string())))
+                return Err(fail(
+                    502,
+                    "fetch_failed",
+                    format!("reading the URL's body failed: {}", e.to_debug_string()),
+                ))
             }
         }
     }
@@ -169,15 +210,27 @@ mod tests {
         assert_eq!(check_url("cat.jpg", &[]).unwrap_err().code, "bad_url");
         assert_eq!(check_url("http://user:pw@example.com/", &[]).unwrap_err().code, "bad_url");
         let t = check_url("HTTPS://Example.com:8443/a/b.jpg?x=1#frag", &[]).unwrap();
-        assert_eq!((t.https, t.authority.as_str(), t.host.as_str(), t.path.as_str()), (true, "example.com:8443", "example.com", "/a/b.jpg?x=1"));
+        assert_eq!(
+            (t.https, t.authority.as_str(), t.host.as_str(), t.path.as_str()),
+            (true, "example.com:8443", "example.com", "/a/b.jpg?x=1")
+        );
     }
 
     #[test]
     fn private_targets_are_refused_unless_allowed() {
         for url in [
-            "http://127.0.0.1/", "http://localhost:8080/", "http://10.1.2.3/", "http://192.168.0.1/", "http://172.16.5.5/",
-            "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://[fe80::1]/", "http://[fd00::2]/",
-            "http://0.0.0.0/", "http://classify.spin.internal/classify", "http://[::ffff:127.0.0.1]/",
+            "http://127.0.0.1/",
+            "http://localhost:8080/",
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://172.16.5.5/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://[fe80::1]/",
+            "http://[fd00::2]/",
+            "http://0.0.0.0/",
+            "http://classify.spin.internal/classify",
+            "http://[::ffff:127.0.0.1]/",
         ] {
             assert_eq!(check_url(url, &[]).unwrap_err().code, "forbidden_address", "{url}");
         }

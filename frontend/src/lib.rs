@@ -78,12 +78,15 @@ async fn classify(req: IncomingRequest, query: &str) -> Result<Response, ApiErro
     let content_type = header(&req, "content-type");
     let body = spinfer_api::read_body(req, MAX_IMAGE_BYTES).await?;
     let mut fetch_ms = None;
-    let image = match upload::parse(content_type.as_deref(), body).map_err(|e| ApiError::new(400, e.code, e.message))? {
+    let image = match upload::parse(content_type.as_deref(), body)
+        .map_err(|e| ApiError::new(400, e.code, e.message))?
+    {
         upload::Upload::Bytes(bytes) => bytes,
         upload::Upload::Url(url) => {
             let t = Instant::now();
             let target = fetch::check_url(&url, &fetch_allow_hosts()).map_err(into_api)?;
-            let limits = fetch::FetchLimits { max_bytes: MAX_IMAGE_BYTES, deadline: fetch_deadline() };
+            let limits =
+                fetch::FetchLimits { max_bytes: MAX_IMAGE_BYTES, deadline: fetch_deadline() };
             let bytes = fetch::fetch(&target, &limits).map_err(into_api)?;
             fetch_ms = Some(ms(t));
             bytes
@@ -92,8 +95,9 @@ async fn classify(req: IncomingRequest, query: &str) -> Result<Response, ApiErro
     let url = format!("{}/classify?{}", classify_base()?, forwarded_query(query));
     let response = call_classify(Request::post(url, image).build()).await?;
     let status = *response.status();
-    let mut value: Value = serde_json::from_slice(response.body())
-        .map_err(|e| ApiError::new(502, "classify_bad_response", format!("classify answered non-JSON: {e}")))?;
+    let mut value: Value = serde_json::from_slice(response.body()).map_err(|e| {
+        ApiError::new(502, "classify_bad_response", format!("classify answered non-JSON: {e}"))
+    })?;
     if status == 200 {
         value["frontend"] = serde_json::json!({ "total_ms": ms(start), "fetch_ms": fetch_ms });
     }
@@ -102,21 +106,29 @@ async fn classify(req: IncomingRequest, query: &str) -> Result<Response, ApiErro
 
 /// Only the query parameters classify understands travel on.
 fn forwarded_query(query: &str) -> String {
-    let pairs = form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == "model" || k == "top");
+    let pairs =
+        form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == "model" || k == "top");
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 async fn models() -> Result<Response, ApiError> {
-    let response = call_classify(Request::get(format!("{}/classify/models", classify_base()?)).build()).await?;
-    let value: Value = serde_json::from_slice(response.body())
-        .map_err(|e| ApiError::new(502, "classify_bad_response", format!("classify answered non-JSON: {e}")))?;
+    let response =
+        call_classify(Request::get(format!("{}/classify/models", classify_base()?)).build())
+            .await?;
+    let value: Value = serde_json::from_slice(response.body()).map_err(|e| {
+        ApiError::new(502, "classify_bad_response", format!("classify answered non-JSON: {e}"))
+    })?;
     Ok(json(*response.status(), &value))
 }
 
 async fn call_classify(req: Request) -> Result<Response, ApiError> {
-    spin_sdk::http::send::<Request, Response>(req)
-        .await
-        .map_err(|e| ApiError::new(503, "classify_unavailable", format!("the classify service is unavailable: {e}")))
+    spin_sdk::http::send::<Request, Response>(req).await.map_err(|e| {
+        ApiError::new(
+            503,
+            "classify_unavailable",
+            format!("the classify service is unavailable: {e}"),
+        )
+    })
 }
 
 fn into_api(e: fetch::FetchError) -> ApiError {

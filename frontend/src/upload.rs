@@ -36,8 +36,8 @@ pub fn parse(content_type: Option<&str>, body: Vec<u8>) -> Result<Upload, Upload
             multipart_file(&body, &boundary).map(Upload::Bytes)
         }
         "application/json" => {
-            let value: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|e| err("bad_json", format!("body is not valid JSON: {e}")))?;
+            let value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| err("bad_json", format!("body is not valid JSON: {e}")))?;
             match value.get("url").and_then(|u| u.as_str()) {
                 Some(url) if !url.trim().is_empty() => Ok(Upload::Url(url.trim().to_owned())),
                 _ => Err(err("missing_url", "JSON body needs a non-empty \"url\" string")),
@@ -61,7 +61,10 @@ fn multipart_file(body: &[u8], boundary: &str) -> Result<Vec<u8>, UploadError> {
         let part = rest[..end].strip_prefix(b"\r\n").unwrap_or(&rest[..end]);
         let part = part.strip_suffix(b"\r\n").unwrap_or(part);
         if let Some(split) = find(part, b"\r\n\r\n") {
-            parts.push((String::from_utf8_lossy(&part[..split]).to_ascii_lowercase(), &part[split + 4..]));
+            parts.push((
+                String::from_utf8_lossy(&part[..split]).to_ascii_lowercase(),
+                &part[split + 4..],
+            ));
         }
     }
     if parts.is_empty() {
@@ -73,7 +76,10 @@ fn multipart_file(body: &[u8], boundary: &str) -> Result<Vec<u8>, UploadError> {
     match file {
         Some((_, bytes)) if !bytes.is_empty() => Ok(bytes.to_vec()),
         Some(_) => Err(err("empty_body", "the uploaded file is empty")),
-        None => Err(err("missing_file", "multipart form has no file part (send it as `image` or `file`)")),
+        None => Err(err(
+            "missing_file",
+            "multipart form has no file part (send it as `image` or `file`)",
+        )),
     }
 }
 
@@ -90,7 +96,10 @@ mod tests {
         for (name, filename, data) in parts {
             body.extend_from_slice(b"--XyZ\r\n");
             let fname = filename.map(|f| format!("; filename=\"{f}\"")).unwrap_or_default();
-            body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"{fname}\r\n\r\n").as_bytes());
+            body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"{fname}\r\n\r\n")
+                    .as_bytes(),
+            );
             body.extend_from_slice(data);
             body.extend_from_slice(b"\r\n");
         }
@@ -102,7 +111,10 @@ mod tests {
 
     #[test]
     fn multipart_file_part_is_found() {
-        let body = form(&[("model", None, b"mobilenetv2"), ("image", Some("cat.png"), b"\x89PNG\r\n--not-a-boundary")]);
+        let body = form(&[
+            ("model", None, b"mobilenetv2"),
+            ("image", Some("cat.png"), b"\x89PNG\r\n--not-a-boundary"),
+        ]);
         assert_eq!(parse(CT, body), Ok(Upload::Bytes(b"\x89PNG\r\n--not-a-boundary".to_vec())));
     }
 
@@ -110,13 +122,19 @@ mod tests {
     fn multipart_without_file_is_named() {
         let body = form(&[("model", None, b"mobilenetv2")]);
         assert_eq!(parse(CT, body).unwrap_err().code, "missing_file");
-        assert_eq!(parse(Some("multipart/form-data"), b"x".to_vec()).unwrap_err().code, "bad_multipart");
+        assert_eq!(
+            parse(Some("multipart/form-data"), b"x".to_vec()).unwrap_err().code,
+            "bad_multipart"
+        );
     }
 
     #[test]
     fn json_url_and_its_mistakes() {
         let json = Some("application/json");
-        assert_eq!(parse(json, br#"{"url":" http://a/b.jpg "}"#.to_vec()), Ok(Upload::Url("http://a/b.jpg".into())));
+        assert_eq!(
+            parse(json, br#"{"url":" http://a/b.jpg "}"#.to_vec()),
+            Ok(Upload::Url("http://a/b.jpg".into()))
+        );
         assert_eq!(parse(json, br#"{"link":"x"}"#.to_vec()).unwrap_err().code, "missing_url");
         assert_eq!(parse(json, b"{nope".to_vec()).unwrap_err().code, "bad_json");
     }

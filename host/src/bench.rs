@@ -51,10 +51,15 @@ pub struct Native {
 }
 
 impl Native {
-    pub fn load(model: &str, file: &std::path::Path, intra_threads: usize) -> anyhow::Result<Native> {
+    pub fn load(
+        model: &str,
+        file: &std::path::Path,
+        intra_threads: usize,
+    ) -> anyhow::Result<Native> {
         let observe: InferenceObserver = Arc::new(|_, _| {});
         let cfg = PoolConfig { sessions: 1, intra_threads };
-        let registry = SharedRegistry::load_onnx(&[(model.to_string(), file.to_path_buf())], cfg, observe)?;
+        let registry =
+            SharedRegistry::load_onnx(&[(model.to_string(), file.to_path_buf())], cfg, observe)?;
         let graph = registry.get(model).expect("just loaded").clone();
         Ok(Native { graph })
     }
@@ -64,7 +69,9 @@ impl Native {
         let tensor = Tensor::new(vec![1, 3, 224, 224], TensorType::Fp32, input_le.to_vec());
         let mut ctx = self.graph.init_execution_context().map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
-        let out = ctx.compute_with_io(vec![NamedTensor { name: "input".into(), tensor }]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let out = ctx
+            .compute_with_io(vec![NamedTensor { name: "input".into(), tensor }])
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         let first = out.into_iter().next().ok_or_else(|| anyhow::anyhow!("no outputs"))?;
         Ok((ms, spinfer_pipeline::f32s_from_le_bytes(&first.tensor.data)))
@@ -81,7 +88,9 @@ impl Native {
     /// Latency over `n` inferences after the warm-up.
     pub fn series(&self, input_le: &[u8], n: usize) -> anyhow::Result<Summary> {
         self.warm_up(input_le)?;
-        Ok(summarize((0..n).map(|_| self.infer(input_le).map(|r| r.0)).collect::<anyhow::Result<_>>()?))
+        Ok(summarize(
+            (0..n).map(|_| self.infer(input_le).map(|r| r.0)).collect::<anyhow::Result<_>>()?,
+        ))
     }
 }
 
@@ -97,7 +106,14 @@ pub struct Load {
     pub errors: usize,
 }
 
-pub fn load(addr: SocketAddr, method: &str, path: &str, body: &[u8], concurrency: usize, total: usize) -> Load {
+pub fn load(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    concurrency: usize,
+    total: usize,
+) -> Load {
     let per_thread = total.div_ceil(concurrency);
     let start = Instant::now();
     let results: Vec<(Vec<f64>, usize)> = std::thread::scope(|s| {
@@ -123,15 +139,21 @@ pub fn load(addr: SocketAddr, method: &str, path: &str, body: &[u8], concurrency
     let errors = results.iter().map(|r| r.1).sum();
     let times: Vec<f64> = results.into_iter().flat_map(|r| r.0).collect();
     let ok = times.len();
-    let latency = if times.is_empty() { Summary { p50: f64::NAN, p99: f64::NAN, mean: f64::NAN } } else { summarize(times) };
+    let latency = if times.is_empty() {
+        Summary { p50: f64::NAN, p99: f64::NAN, mean: f64::NAN }
+    } else {
+        summarize(times)
+    };
     Load { latency, rps: ok as f64 / wall, errors }
 }
 
 /// Run everything and print the report.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.image)?;
-    let spec = find_model(&args.model).ok_or_else(|| anyhow::anyhow!("unknown model {}", args.model))?;
-    let input = tensor_le_bytes(&to_model_input(&decode_rgb8(&bytes, DecodeLimits::default())?, spec));
+    let spec =
+        find_model(&args.model).ok_or_else(|| anyhow::anyhow!("unknown model {}", args.model))?;
+    let input =
+        tensor_le_bytes(&to_model_input(&decode_rgb8(&bytes, DecodeLimits::default())?, spec));
     let n = args.requests;
     let path = format!("/classify?model={}", args.model);
     println!("spinfer bench: {} ({} bytes), model {}, {} requests per series, {} ORT intra-op thread(s) per session",
@@ -150,24 +172,37 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let _ = load(p, "POST", &path, &bytes, 1, 3); // warm-up
         let pc1 = load(p, "POST", &path, &bytes, 1, n);
         line("POST /classify end-to-end, portable classify (Wasm wasi:nn provider, no host wasi-nn), concurrency 1", &pc1.latency, Some(pc1.errors));
-        println!("  ratio portable / native-host end-to-end p50: {:.2}x (p99 {:.2}x)", pc1.latency.p50 / c1.latency.p50, pc1.latency.p99 / c1.latency.p99);
+        println!(
+            "  ratio portable / native-host end-to-end p50: {:.2}x (p99 {:.2}x)",
+            pc1.latency.p50 / c1.latency.p50,
+            pc1.latency.p99 / c1.latency.p99
+        );
     }
 
     let health = load(args.addr, "GET", "/.well-known/spin/health", b"", 1, n.max(200));
     let wasm = load(args.addr, "GET", "/", b"", 1, n.max(200));
     line("GET /.well-known/spin/health (host only)", &health.latency, Some(health.errors));
     line("GET / (frontend redirect: instantiate + call)", &wasm.latency, Some(wasm.errors));
-    println!("  instantiate+call overhead (p50 difference): {:.3} ms", wasm.latency.p50 - health.latency.p50);
+    println!(
+        "  instantiate+call overhead (p50 difference): {:.3} ms",
+        wasm.latency.p50 - health.latency.p50
+    );
 
     for c in [2, 8] {
         let l = load(args.addr, "POST", &path, &bytes, c, n.max(4 * c));
-        println!("throughput, concurrency {c}: {:.1} req/s (p50 {:.1} ms, p99 {:.1} ms, errors {})", l.rps, l.latency.p50, l.latency.p99, l.errors);
+        println!(
+            "throughput, concurrency {c}: {:.1} req/s (p50 {:.1} ms, p99 {:.1} ms, errors {})",
+            l.rps, l.latency.p50, l.latency.p99, l.errors
+        );
         if let Some(base) = args.baseline {
             let b = load(base, "POST", &path, &bytes, c, (n / 4).max(2 * c));
             if b.rps > 0.0 {
                 println!("  baseline, concurrency {c}: {:.1} req/s (p50 {:.1} ms, errors {}); spinfer / baseline = {:.1}x", b.rps, b.latency.p50, b.errors, l.rps / b.rps);
             } else {
-                println!("  baseline, concurrency {c}: no successful responses ({} errors); no ratio", b.errors);
+                println!(
+                    "  baseline, concurrency {c}: no successful responses ({} errors); no ratio",
+                    b.errors
+                );
             }
         }
     }

@@ -42,8 +42,17 @@ pub struct PortableArgs {
 pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
     let input = std::fs::read(&a.tensor)?;
     let dims = [1u32, 3, 224, 224];
-    anyhow::ensure!(input.len() == 4 * 3 * 224 * 224, "{}: not a 1x3x224x224 f32 tensor", a.tensor.display());
-    println!("spinfer bench-portable: model {}, input {}, {} inferences per series", a.model, a.tensor.display(), a.requests);
+    anyhow::ensure!(
+        input.len() == 4 * 3 * 224 * 224,
+        "{}: not a 1x3x224x224 f32 tensor",
+        a.tensor.display()
+    );
+    println!(
+        "spinfer bench-portable: model {}, input {}, {} inferences per series",
+        a.model,
+        a.tensor.display(),
+        a.requests
+    );
 
     let native = Native::load(&a.model, &a.model_file, a.intra_threads)?;
     let (_, reference) = native.infer(&input)?;
@@ -51,13 +60,21 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
 
     let t = Instant::now();
     let provider = Provider::load(&a.provider, cache_dir)?;
-    println!("provider {}: compiled/loaded in {:.0} ms (once per host)", a.provider.display(), t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "provider {}: compiled/loaded in {:.0} ms (once per host)",
+        a.provider.display(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let first = fresh_inference(&provider, Source::Name(&a.model), &dims, &input)?;
     println!(
         "pre-initialised, first request: instantiate {:.2} ms + load-by-name/compute {:.1} ms = {:.1} ms",
         first.instantiate_ms, first.infer_ms, first.instantiate_ms + first.infer_ms
     );
-    println!("parity: max |portable - native| over {} logits = {:.2e}", reference.len(), max_diff(&first.logits, &reference));
+    println!(
+        "parity: max |portable - native| over {} logits = {:.2e}",
+        reference.len(),
+        max_diff(&first.logits, &reference)
+    );
 
     // Native and portable alternate, so drift on a shared machine hits both series alike.
     let mut native_ms = Vec::with_capacity(a.requests);
@@ -69,18 +86,32 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
     let native_s = summarize(native_ms);
     let inst = summarize(runs.iter().map(|r| r.instantiate_ms).collect());
     let total = summarize(runs.iter().map(|r| r.instantiate_ms + r.infer_ms).collect());
-    line("native ONNX Runtime compute (no Wasm), interleaved with the next series", &native_s, None);
+    line(
+        "native ONNX Runtime compute (no Wasm), interleaved with the next series",
+        &native_s,
+        None,
+    );
     line("portable, fresh instance per request: instantiate", &inst, None);
     line("portable, fresh instance per request: instantiate + inference", &total, None);
-    println!("  ratio portable p50 / native p50: {:.2}x (p99 {:.2}x)", total.p50 / native_s.p50, total.p99 / native_s.p99);
+    println!(
+        "  ratio portable p50 / native p50: {:.2}x (p99 {:.2}x)",
+        total.p50 / native_s.p50,
+        total.p99 / native_s.p99
+    );
     let mut reused = provider.instantiate()?;
     let reuse = (0..a.requests)
         .map(|_| {
             let t = Instant::now();
-            reused.infer(Source::Name(&a.model), &dims, &input).map(|_| t.elapsed().as_secs_f64() * 1e3)
+            reused
+                .infer(Source::Name(&a.model), &dims, &input)
+                .map(|_| t.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    line("portable, one instance reused (for comparison; Spin does not reuse)", &summarize(reuse), None);
+    line(
+        "portable, one instance reused (for comparison; Spin does not reuse)",
+        &summarize(reuse),
+        None,
+    );
 
     if let Some(raw) = &a.raw_provider {
         let bytes = std::fs::read(&a.model_file)?;

@@ -29,7 +29,14 @@ impl Hooks {
     }
 }
 
-type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>> + Send>;
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>),
+                Error,
+            >,
+        > + Send,
+>;
 
 impl WasiHttpHooks for Hooks {
     fn send_request(

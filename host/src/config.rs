@@ -37,7 +37,12 @@ pub struct NnConfig {
 
 impl Default for NnConfig {
     fn default() -> Self {
-        Self { backend: default_backend(), sessions: 0, intra_op_threads: 1, models: BTreeMap::new() }
+        Self {
+            backend: default_backend(),
+            sessions: 0,
+            intra_op_threads: 1,
+            models: BTreeMap::new(),
+        }
     }
 }
 
@@ -52,8 +57,10 @@ fn one() -> usize {
 impl RuntimeConfig {
     /// Read `path`; model paths become relative to the file's directory.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let mut cfg: Self = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let mut cfg: Self =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         for p in cfg.wasi_nn.models.values_mut() {
             *p = dir.join(&*p);

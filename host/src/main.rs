@@ -151,7 +151,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(format: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         "json" => builder.json().init(),
@@ -163,7 +164,10 @@ fn init_logging(format: &str) -> anyhow::Result<()> {
 
 async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Result<()> {
     let manifest = manifest::Manifest::load(&args.manifest)?;
-    let config_path = args.runtime_config_file.clone().unwrap_or_else(|| manifest.dir.join("runtime-config.toml"));
+    let config_path = args
+        .runtime_config_file
+        .clone()
+        .unwrap_or_else(|| manifest.dir.join("runtime-config.toml"));
     let rc = if config_path.is_file() || args.runtime_config_file.is_some() {
         config::RuntimeConfig::load(&config_path)?
     } else {
@@ -180,7 +184,14 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     let cache_dir = runtime::cache_dir(args.cache_dir.as_deref());
     let overrides = spin_variable_overrides();
     let started = std::time::Instant::now();
-    let app = runtime::App::load(&manifest, &overrides, registry, limits, metrics.clone(), cache_dir.as_deref())?;
+    let app = runtime::App::load(
+        &manifest,
+        &overrides,
+        registry,
+        limits,
+        metrics.clone(),
+        cache_dir.as_deref(),
+    )?;
     tracing::info!(app = %manifest.name, components = manifest.components.len(), ms = started.elapsed().as_millis() as u64, "components ready");
     app.spawn_epoch_ticker();
 
@@ -195,11 +206,14 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         },
     );
     if let Some(addr) = args.admin_listen {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding admin listener {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding admin listener {addr}"))?;
         tracing::info!(%addr, "admin listener (/metrics)");
         tokio::spawn(serve_admin(listener, metrics));
     }
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener =
+        TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let local = listener.local_addr()?;
     for t in &manifest.triggers {
         tracing::info!(route = %t.route, component = %t.component, "route");
@@ -210,29 +224,41 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
 }
 
 /// The wasi-nn graphs of the chosen backend, or `None` when wasi:nn is not linked at all.
-fn load_models(args: &UpArgs, rc: &config::RuntimeConfig, cores: usize, metrics: Arc<metrics::Metrics>) -> anyhow::Result<Option<nn::SharedRegistry>> {
+fn load_models(
+    args: &UpArgs,
+    rc: &config::RuntimeConfig,
+    cores: usize,
+    metrics: Arc<metrics::Metrics>,
+) -> anyhow::Result<Option<nn::SharedRegistry>> {
     let nn_cfg = &rc.wasi_nn;
     let backend = args.nn_backend.as_deref().unwrap_or(&nn_cfg.backend);
     if !matches!(backend, "onnx" | "openvino" | "none") {
         bail!("unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime), `openvino` (OpenVINO) and `none` (no wasi:nn)");
     }
     if backend == "none" {
-        tracing::info!("wasi:nn not linked (--nn-backend none): components must bring their own provider");
+        tracing::info!(
+            "wasi:nn not linked (--nn-backend none): components must bring their own provider"
+        );
         return Ok(None);
     }
     if nn_cfg.models.is_empty() {
-        tracing::warn!("no [wasi_nn.models] configured: components that call wasi:nn will get not-found");
+        tracing::warn!(
+            "no [wasi_nn.models] configured: components that call wasi:nn will get not-found"
+        );
         return Ok(Some(nn::SharedRegistry::default()));
     }
-    let models: Vec<(String, PathBuf)> = nn_cfg.models.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let models: Vec<(String, PathBuf)> =
+        nn_cfg.models.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let started = std::time::Instant::now();
-    let observe: nn::InferenceObserver = Arc::new(move |model, secs| metrics.inference_done(model, secs));
+    let observe: nn::InferenceObserver =
+        Arc::new(move |model, secs| metrics.inference_done(model, secs));
     let registry = if backend == "openvino" {
         nn::SharedRegistry::load_openvino(&models, observe)?
     } else {
         let lib = args.ort_lib.clone().context("ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH (scripts/setup.sh installs it)")?;
         nn::init_onnxruntime(&lib)?;
-        let sessions = [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
+        let sessions =
+            [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
         let pool = nn::PoolConfig { sessions, intra_threads: nn_cfg.intra_op_threads };
         tracing::info!(sessions, intra_threads = pool.intra_threads, "ONNX Runtime session pools");
         nn::SharedRegistry::load_onnx(&models, pool, observe)?
@@ -282,7 +308,10 @@ async fn serve_admin(listener: TcpListener, metrics: Arc<metrics::Metrics>) {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let metrics = metrics.clone();
         let service = hyper::service::service_fn(move |req| server::admin(metrics.clone(), req));
-        tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service),
+        );
     }
 }
 

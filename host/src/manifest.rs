@@ -146,8 +146,11 @@ impl Manifest {
     /// Read and validate `path`.
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ManifestError { file: file.clone(), line: None, message: format!("cannot read manifest: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            file: file.clone(),
+            line: None,
+            message: format!("cannot read manifest: {e}"),
+        })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::parse(&text, &file, &dir)
     }
@@ -169,16 +172,28 @@ impl Manifest {
         if let Some(kinds) = loose.get("trigger").and_then(|t| t.as_table()) {
             if let Some(kind) = kinds.keys().find(|k| k.as_str() != "http") {
                 let pos = text.find(&format!("trigger.{kind}")).unwrap_or(0);
-                return Err(at(pos..pos, format!("trigger type {kind:?} is not supported by spinfer (only http)")));
+                return Err(at(
+                    pos..pos,
+                    format!("trigger type {kind:?} is not supported by spinfer (only http)"),
+                ));
             }
         }
         let raw: RawManifest = toml::from_str(text).map_err(syntax)?;
         if raw.spin_manifest_version.get_ref() != &toml::Value::Integer(2) {
-            return Err(at(raw.spin_manifest_version.span(), "spin_manifest_version must be 2 (Spin 2.x/3.x manifest)".into()));
+            return Err(at(
+                raw.spin_manifest_version.span(),
+                "spin_manifest_version must be 2 (Spin 2.x/3.x manifest)".into(),
+            ));
         }
-        if let Some(t) = raw.application.trigger.as_ref().and_then(|t| t.get("http")).and_then(|h| h.get("base")) {
+        if let Some(t) =
+            raw.application.trigger.as_ref().and_then(|t| t.get("http")).and_then(|h| h.get("base"))
+        {
             if t.as_str() != Some("/") {
-                return Err(at(0..0, "application.trigger.http.base other than \"/\" is not supported by spinfer".into()));
+                return Err(at(
+                    0..0,
+                    "application.trigger.http.base other than \"/\" is not supported by spinfer"
+                        .into(),
+                ));
             }
         }
         let _ = (&raw.application.version, &raw.application.description, &raw.application.authors);
@@ -194,19 +209,33 @@ impl Manifest {
                 ("dependencies", &c.dependencies),
             ] {
                 if let Some(v) = value {
-                    return Err(at(v.span(), format!("component {id:?}: `{key}` is not supported by spinfer")));
+                    return Err(at(
+                        v.span(),
+                        format!("component {id:?}: `{key}` is not supported by spinfer"),
+                    ));
                 }
             }
             let source = match c.source.get_ref() {
                 toml::Value::String(s) => dir.join(s),
-                _ => return Err(at(c.source.span(), format!("component {id:?}: only a local file `source` is supported"))),
+                _ => {
+                    return Err(at(
+                        c.source.span(),
+                        format!("component {id:?}: only a local file `source` is supported"),
+                    ))
+                }
             };
             let mut files = Vec::new();
             for f in &c.files {
-                files.extend(resolve_files(f.get_ref(), dir).map_err(|m| at(f.span(), format!("component {id:?}: {m}")))?);
+                files.extend(
+                    resolve_files(f.get_ref(), dir)
+                        .map_err(|m| at(f.span(), format!("component {id:?}: {m}")))?,
+                );
             }
             if !c.exclude_files.is_empty() {
-                return Err(at(span, format!("component {id:?}: `exclude_files` is not supported by spinfer")));
+                return Err(at(
+                    span,
+                    format!("component {id:?}: `exclude_files` is not supported by spinfer"),
+                ));
             }
             let _ = (&c.description, &c.build);
             components.insert(
@@ -226,23 +255,42 @@ impl Manifest {
         for list in raw.trigger.values() {
             for t in list.get_ref() {
                 if t.executor.is_some() {
-                    return Err(at(t.route.span(), "trigger executor (e.g. wagi) is not supported by spinfer".into()));
+                    return Err(at(
+                        t.route.span(),
+                        "trigger executor (e.g. wagi) is not supported by spinfer".into(),
+                    ));
                 }
                 let route = t.route.get_ref();
                 if !route.starts_with('/') {
                     return Err(at(t.route.span(), format!("route {route:?} must start with '/'")));
                 }
                 if !components.contains_key(t.component.get_ref()) {
-                    return Err(at(t.component.span(), format!("trigger for {route:?} names unknown component {:?}", t.component.get_ref())));
+                    return Err(at(
+                        t.component.span(),
+                        format!(
+                            "trigger for {route:?} names unknown component {:?}",
+                            t.component.get_ref()
+                        ),
+                    ));
                 }
-                triggers.push(HttpTrigger { route: route.clone(), component: t.component.get_ref().clone() });
+                triggers.push(HttpTrigger {
+                    route: route.clone(),
+                    component: t.component.get_ref().clone(),
+                });
             }
         }
         if triggers.is_empty() {
             return Err(at(0..0, "no [[trigger.http]] entries: nothing to serve".into()));
         }
-        let variables = raw.variables.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
-        Ok(Self { name: raw.application.name, dir: dir.to_owned(), variables, triggers, components })
+        let variables =
+            raw.variables.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect();
+        Ok(Self {
+            name: raw.application.name,
+            dir: dir.to_owned(),
+            variables,
+            triggers,
+            components,
+        })
     }
 }
 
@@ -258,13 +306,16 @@ fn resolve_files(f: &RawFile, dir: &Path) -> Result<Vec<Mount>, String> {
         }
         RawFile::Pattern(pattern) => {
             if pattern.starts_with('/') || pattern.split('/').any(|p| p == "..") {
-                return Err(format!("files pattern {pattern:?} must be relative and stay inside the app"));
+                return Err(format!(
+                    "files pattern {pattern:?} must be relative and stay inside the app"
+                ));
             }
             if !pattern.contains(['*', '?', '[']) {
                 return Ok(vec![Mount { host: dir.join(pattern), guest: format!("/{pattern}") }]);
             }
             let full = dir.join(pattern).display().to_string();
-            let paths = glob::glob(&full).map_err(|e| format!("bad files pattern {pattern:?}: {e}"))?;
+            let paths =
+                glob::glob(&full).map_err(|e| format!("bad files pattern {pattern:?}: {e}"))?;
             let mut mounts = Vec::new();
             for p in paths.flatten().filter(|p| p.is_file()) {
                 let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
@@ -301,7 +352,10 @@ variables = { classify_host = "{{ classify_host }}" }
         assert_eq!(m.triggers[0].route, "/...");
         let web = &m.components["web"];
         assert_eq!(web.source, Path::new("/app/web.wasm"));
-        assert_eq!(web.files[1], Mount { host: "/app/models/a.txt".into(), guest: "/models/a.txt".into() });
+        assert_eq!(
+            web.files[1],
+            Mount { host: "/app/models/a.txt".into(), guest: "/models/a.txt".into() }
+        );
         assert_eq!(m.variables["classify_host"].default.as_deref(), Some("classify.spin.internal"));
     }
 

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Histogram bucket upper bounds, seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 #[derive(Default, Clone)]
 struct Histogram {
@@ -108,10 +109,30 @@ impl Metrics {
             h.render(&mut out, "spinfer_inference_duration_seconds", &format!("model=\"{m}\""));
         }
         for (name, help, kind, v) in [
-            ("spinfer_queue_depth", "Requests waiting for a concurrency slot.", "gauge", self.queued.load(Ordering::Relaxed)),
-            ("spinfer_in_flight", "Requests being handled.", "gauge", self.in_flight.load(Ordering::Relaxed)),
-            ("spinfer_instances", "Live component instances.", "gauge", self.instances.load(Ordering::Relaxed)),
-            ("spinfer_rejected_total", "Requests answered 503 because the queue was full.", "counter", self.rejected.load(Ordering::Relaxed) as i64),
+            (
+                "spinfer_queue_depth",
+                "Requests waiting for a concurrency slot.",
+                "gauge",
+                self.queued.load(Ordering::Relaxed),
+            ),
+            (
+                "spinfer_in_flight",
+                "Requests being handled.",
+                "gauge",
+                self.in_flight.load(Ordering::Relaxed),
+            ),
+            (
+                "spinfer_instances",
+                "Live component instances.",
+                "gauge",
+                self.instances.load(Ordering::Relaxed),
+            ),
+            (
+                "spinfer_rejected_total",
+                "Requests answered 503 because the queue was full.",
+                "counter",
+                self.rejected.load(Ordering::Relaxed) as i64,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         }

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
-use wasmtime_wasi_nn::backend::{BackendError, BackendExecutionContext, BackendGraph, Id, NamedTensor};
+use wasmtime_wasi_nn::backend::{
+    BackendError, BackendExecutionContext, BackendGraph, Id, NamedTensor,
+};
 use wasmtime_wasi_nn::wit::TensorType;
 use wasmtime_wasi_nn::{ExecutionContext, Graph, GraphRegistry, Registry, Tensor};
 
@@ -46,14 +48,19 @@ pub fn init_onnxruntime(lib: &Path) -> Result<(), NnSetupError> {
     }
     let fail = |reason: String| NnSetupError::Library { path: lib.to_owned(), reason };
     // ort panics (rather than erroring) when the library cannot be dlopen'ed.
-    std::panic::catch_unwind(|| ort::init_from(lib.display().to_string()).with_name("spinfer").commit())
-        .map_err(|p| fail(panic_message(&p)))?
-        .map_err(|e| fail(e.to_string()))?;
+    std::panic::catch_unwind(|| {
+        ort::init_from(lib.display().to_string()).with_name("spinfer").commit()
+    })
+    .map_err(|p| fail(panic_message(&p)))?
+    .map_err(|e| fail(e.to_string()))?;
     Ok(())
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 /// A pool of sessions for one model, shared by all requests.
@@ -69,11 +76,17 @@ impl SessionPool {
         if !path.is_file() {
             return Err(NnSetupError::MissingModel { name: name.into(), path: path.into() });
         }
-        let bad = |e: ort::Error| NnSetupError::BadModel { name: name.into(), path: path.into(), reason: e.to_string() };
+        let bad = |e: ort::Error| NnSetupError::BadModel {
+            name: name.into(),
+            path: path.into(),
+            reason: e.to_string(),
+        };
         let mut sessions = Vec::with_capacity(cfg.sessions);
         for _ in 0..cfg.sessions.max(1) {
             let session = ort::session::Session::builder()
-                .and_then(|b| b.with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3))
+                .and_then(|b| {
+                    b.with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
+                })
                 .and_then(|b| b.with_intra_threads(cfg.intra_threads.max(1)))
                 .and_then(|b| b.with_inter_threads(1))
                 .and_then(|b| b.commit_from_file(path))
@@ -81,7 +94,12 @@ impl SessionPool {
             sessions.push(session);
         }
         let input_names = sessions[0].inputs.iter().map(|i| i.name.clone()).collect();
-        Ok(Self { name: name.into(), idle: Mutex::new(sessions), available: Condvar::new(), input_names })
+        Ok(Self {
+            name: name.into(),
+            idle: Mutex::new(sessions),
+            available: Condvar::new(),
+            input_names,
+        })
     }
 
     /// Borrow an idle session (waiting for one if all are busy), run `f`, give it back.
@@ -102,27 +120,39 @@ impl SessionPool {
     }
 
     fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<NamedTensor>, BackendError> {
-        let mut values: Vec<(String, ort::session::SessionInputValue<'static>)> = Vec::with_capacity(inputs.len());
+        let mut values: Vec<(String, ort::session::SessionInputValue<'static>)> =
+            Vec::with_capacity(inputs.len());
         for (name, tensor) in inputs {
             if tensor.ty != TensorType::Fp32 {
-                return Err(BackendError::UnsupportedTensorType(format!("{:?} (only fp32 inputs)", tensor.ty)));
+                return Err(BackendError::UnsupportedTensorType(format!(
+                    "{:?} (only fp32 inputs)",
+                    tensor.ty
+                )));
             }
             if !self.input_names.contains(&name) {
-                return Err(access(format!("graph {:?} has no input named {name:?} (inputs: {:?})", self.name, self.input_names)));
+                return Err(access(format!(
+                    "graph {:?} has no input named {name:?} (inputs: {:?})",
+                    self.name, self.input_names
+                )));
             }
             let data = spinfer_pipeline::f32s_from_le_bytes(&tensor.data);
             let shape: Vec<i64> = tensor.dimensions.iter().map(|&d| i64::from(d)).collect();
-            let value = ort::value::Tensor::from_array((shape, data)).map_err(|e| access(e.to_string()))?;
+            let value =
+                ort::value::Tensor::from_array((shape, data)).map_err(|e| access(e.to_string()))?;
             values.push((name, value.into()));
         }
         self.with_session(|session| {
             let outputs = session.run(values).map_err(|e| access(e.to_string()))?;
             let mut named = Vec::with_capacity(outputs.len());
             for (name, value) in outputs.iter() {
-                let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| access(e.to_string()))?;
+                let (shape, data) =
+                    value.try_extract_tensor::<f32>().map_err(|e| access(e.to_string()))?;
                 let dimensions = shape.iter().map(|&d| d as u32).collect();
                 let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-                named.push(NamedTensor { name: name.to_string(), tensor: Tensor::new(dimensions, TensorType::Fp32, bytes) });
+                named.push(NamedTensor {
+                    name: name.to_string(),
+                    tensor: Tensor::new(dimensions, TensorType::Fp32, bytes),
+                });
             }
             Ok(named)
         })
@@ -142,8 +172,11 @@ struct PooledGraph {
 
 impl BackendGraph for PooledGraph {
     fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
-        let ctx: Box<dyn BackendExecutionContext> =
-            Box::new(PooledContext { pool: self.pool.clone(), inputs: Vec::new(), outputs: Vec::new() });
+        let ctx: Box<dyn BackendExecutionContext> = Box::new(PooledContext {
+            pool: self.pool.clone(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        });
         Ok(ctx.into())
     }
 }
@@ -159,7 +192,12 @@ impl BackendExecutionContext for PooledContext {
     fn set_input(&mut self, id: Id, tensor: &Tensor) -> Result<(), BackendError> {
         let name = match id {
             Id::Name(n) => n,
-            Id::Index(i) => self.pool.input_names.get(i as usize).cloned().ok_or_else(|| access(format!("no input #{i}")))?,
+            Id::Index(i) => self
+                .pool
+                .input_names
+                .get(i as usize)
+                .cloned()
+                .ok_or_else(|| access(format!("no input #{i}")))?,
         };
         self.inputs.push((name, tensor.clone()));
         Ok(())
@@ -170,12 +208,19 @@ impl BackendExecutionContext for PooledContext {
             Id::Index(i) => self.outputs.get(*i as usize),
             Id::Name(n) => self.outputs.iter().find(|t| &t.name == n),
         };
-        found.map(|t| t.tensor.clone()).ok_or_else(|| access(format!("no output {id:?}; call compute first")))
+        found
+            .map(|t| t.tensor.clone())
+            .ok_or_else(|| access(format!("no output {id:?}; call compute first")))
     }
 
-    fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
+    fn compute(
+        &mut self,
+        inputs: Option<Vec<NamedTensor>>,
+    ) -> Result<Option<Vec<NamedTensor>>, BackendError> {
         match inputs {
-            Some(named) => Ok(Some(self.pool.run(named.into_iter().map(|t| (t.name, t.tensor)).collect())?)),
+            Some(named) => {
+                Ok(Some(self.pool.run(named.into_iter().map(|t| (t.name, t.tensor)).collect())?))
+            }
             None => {
                 self.outputs = self.pool.run(std::mem::take(&mut self.inputs))?;
                 Ok(None)
@@ -194,8 +239,11 @@ struct ObservedGraph {
 impl BackendGraph for ObservedGraph {
     fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
         let inner = self.inner.init_execution_context()?;
-        let ctx: Box<dyn BackendExecutionContext> =
-            Box::new(ObservedContext { name: self.name.clone(), inner, observe: self.observe.clone() });
+        let ctx: Box<dyn BackendExecutionContext> = Box::new(ObservedContext {
+            name: self.name.clone(),
+            inner,
+            observe: self.observe.clone(),
+        });
         Ok(ctx.into())
     }
 }
@@ -215,7 +263,10 @@ impl BackendExecutionContext for ObservedContext {
         self.inner.get_output(id)
     }
 
-    fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
+    fn compute(
+        &mut self,
+        inputs: Option<Vec<NamedTensor>>,
+    ) -> Result<Option<Vec<NamedTensor>>, BackendError> {
         let start = Instant::now();
         let out = match inputs {
             Some(named) => self.inner.compute_with_io(named).map(Some),
@@ -227,7 +278,8 @@ impl BackendExecutionContext for ObservedContext {
 }
 
 fn observed(name: &str, inner: Graph, observe: &InferenceObserver) -> Graph {
-    let graph: Box<dyn BackendGraph> = Box::new(ObservedGraph { name: name.to_owned(), inner, observe: observe.clone() });
+    let graph: Box<dyn BackendGraph> =
+        Box::new(ObservedGraph { name: name.to_owned(), inner, observe: observe.clone() });
     graph.into()
 }
 
@@ -237,10 +289,15 @@ pub struct SharedRegistry(Arc<HashMap<String, Graph>>);
 
 impl SharedRegistry {
     /// Load every `(name, path)` model with ONNX Runtime.
-    pub fn load_onnx(models: &[(String, PathBuf)], cfg: PoolConfig, observe: InferenceObserver) -> Result<Self, NnSetupError> {
+    pub fn load_onnx(
+        models: &[(String, PathBuf)],
+        cfg: PoolConfig,
+        observe: InferenceObserver,
+    ) -> Result<Self, NnSetupError> {
         let mut graphs = HashMap::new();
         for (name, path) in models {
-            let pool: Box<dyn BackendGraph> = Box::new(PooledGraph { pool: Arc::new(SessionPool::load(name, path, cfg)?) });
+            let pool: Box<dyn BackendGraph> =
+                Box::new(PooledGraph { pool: Arc::new(SessionPool::load(name, path, cfg)?) });
             graphs.insert(name.clone(), observed(name, pool.into(), &observe));
         }
         Ok(Self(Arc::new(graphs)))
@@ -248,19 +305,36 @@ impl SharedRegistry {
 
     /// Load every `(name, directory)` model (OpenVINO IR: model.xml + model.bin) with
     /// wasmtime-wasi-nn's OpenVINO backend.
-    pub fn load_openvino(models: &[(String, PathBuf)], observe: InferenceObserver) -> Result<Self, NnSetupError> {
+    pub fn load_openvino(
+        models: &[(String, PathBuf)],
+        observe: InferenceObserver,
+    ) -> Result<Self, NnSetupError> {
         use wasmtime_wasi_nn::backend::{openvino::OpenvinoBackend, BackendFromDir};
         use wasmtime_wasi_nn::wit::ExecutionTarget;
         let mut backend = OpenvinoBackend::default();
         let mut graphs = HashMap::new();
         for (name, dir) in models {
-            let fail = |reason: String| NnSetupError::OpenVino { name: name.clone(), path: dir.clone(), reason };
+            let fail = |reason: String| NnSetupError::OpenVino {
+                name: name.clone(),
+                path: dir.clone(),
+                reason,
+            };
             if !dir.join("model.xml").is_file() || !dir.join("model.bin").is_file() {
-                return Err(fail("model.xml or model.bin missing (scripts/make-openvino-ir.sh makes them)".into()));
+                return Err(fail(
+                    "model.xml or model.bin missing (scripts/make-openvino-ir.sh makes them)"
+                        .into(),
+                ));
             }
-            let inner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| backend.load_from_dir(dir, ExecutionTarget::Cpu)))
-                .map_err(|p| fail(panic_message(&p)))?
-                .map_err(|e| fail(format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default())))?;
+            let inner = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                backend.load_from_dir(dir, ExecutionTarget::Cpu)
+            }))
+            .map_err(|p| fail(panic_message(&p)))?
+            .map_err(|e| {
+                fail(format!(
+                    "{e}: {}",
+                    std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()
+                ))
+            })?;
             graphs.insert(name.clone(), observed(name, inner, &observe));
         }
         Ok(Self(Arc::new(graphs)))

@@ -9,10 +9,15 @@ pub fn expand(template: &str, vars: &BTreeMap<String, String>) -> Result<String,
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
-        let end = rest[start..].find("}}").ok_or_else(|| format!("unclosed `{{{{` in {template:?}"))? + start;
+        let end =
+            rest[start..].find("}}").ok_or_else(|| format!("unclosed `{{{{` in {template:?}"))?
+                + start;
         out.push_str(&rest[..start]);
         let name = rest[start + 2..end].trim();
-        out.push_str(vars.get(name).ok_or_else(|| format!("template {template:?} uses undefined variable {name:?}"))?);
+        out.push_str(
+            vars.get(name)
+                .ok_or_else(|| format!("template {template:?} uses undefined variable {name:?}"))?,
+        );
         rest = &rest[end + 2..];
     }
     out.push_str(rest);
@@ -30,20 +35,37 @@ pub struct HostRule {
 impl HostRule {
     /// Parse `scheme://host[:port]`; `*` is allowed for scheme, host (or `*.suffix`) and port.
     pub fn parse(rule: &str) -> Result<Self, String> {
-        let (scheme, rest) = rule.split_once("://").ok_or_else(|| format!("allowed host {rule:?} needs a scheme, e.g. http://{rule}"))?;
+        let (scheme, rest) = rule
+            .split_once("://")
+            .ok_or_else(|| format!("allowed host {rule:?} needs a scheme, e.g. http://{rule}"))?;
         let rest = rest.trim_end_matches('/');
         if rest.contains('/') {
             return Err(format!("allowed host {rule:?} must not contain a path"));
         }
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, "*")) => (h, None),
-            Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| format!("allowed host {rule:?} has a bad port"))?)),
-            None => (rest, Some(default_port(scheme).ok_or_else(|| format!("allowed host {rule:?}: give a port for scheme {scheme:?}"))?)),
+            Some((h, p)) => (
+                h,
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|_| format!("allowed host {rule:?} has a bad port"))?,
+                ),
+            ),
+            None => (
+                rest,
+                Some(default_port(scheme).ok_or_else(|| {
+                    format!("allowed host {rule:?}: give a port for scheme {scheme:?}")
+                })?),
+            ),
         };
         if host.is_empty() {
             return Err(format!("allowed host {rule:?} has no host"));
         }
-        Ok(Self { scheme: (scheme != "*").then(|| scheme.to_owned()), host: host.to_ascii_lowercase(), port })
+        Ok(Self {
+            scheme: (scheme != "*").then(|| scheme.to_owned()),
+            host: host.to_ascii_lowercase(),
+            port,
+        })
     }
 
     /// Does this rule allow `scheme://host:port`?

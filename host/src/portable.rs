@@ -53,19 +53,27 @@ impl Provider {
     /// Compile (or take from `cache_dir`) the provider at `path`. Only WASI is linked.
     pub fn load(path: &Path, cache_dir: Option<&Path>) -> anyhow::Result<Provider> {
         // No epoch ticker runs here, so `timeout` is never reached (stores get a far deadline).
-        let limits = InstanceLimits { max_memory_bytes: 1 << 30, timeout: Duration::from_secs(600), max_instances: 4 };
+        let limits = InstanceLimits {
+            max_memory_bytes: 1 << 30,
+            timeout: Duration::from_secs(600),
+            max_instances: 4,
+        };
         let engine = engine(&limits)?;
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let component = compile_cached(&engine, &bytes, cache_dir)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wt)?;
-        let pre = bindings::ProviderPre::new(linker.instantiate_pre(&component).map_err(wt)?).map_err(wt)?;
+        let pre = bindings::ProviderPre::new(linker.instantiate_pre(&component).map_err(wt)?)
+            .map_err(wt)?;
         Ok(Provider { engine, pre })
     }
 
     /// A new instance in its own store (what one Spin request gets).
     pub fn instantiate(&self) -> anyhow::Result<Instance> {
-        let ctx = Ctx { wasi: WasiCtxBuilder::new().inherit_stderr().build(), table: ResourceTable::new() };
+        let ctx = Ctx {
+            wasi: WasiCtxBuilder::new().inherit_stderr().build(),
+            table: ResourceTable::new(),
+        };
         let mut store = Store::new(&self.engine, ctx);
         store.set_epoch_deadline(u64::MAX / 2);
         let nn = self.pre.instantiate(&mut store).map_err(wt)?;
@@ -77,19 +85,41 @@ impl Instance {
     /// Load the graph, make a context, compute one f32 input; return the first output.
     /// Every handle the provider returns is dropped again, so a reused instance does not
     /// accumulate resources.
-    pub fn infer(&mut self, source: Source, dims: &[u32], input_le: &[u8]) -> anyhow::Result<Vec<f32>> {
+    pub fn infer(
+        &mut self,
+        source: Source,
+        dims: &[u32],
+        input_le: &[u8],
+    ) -> anyhow::Result<Vec<f32>> {
         let graph = self.load(source)?;
-        let ctx = self.nn.wasi_nn_graph().graph().call_init_execution_context(&mut self.store, graph).map_err(wt);
+        let ctx = self
+            .nn
+            .wasi_nn_graph()
+            .graph()
+            .call_init_execution_context(&mut self.store, graph)
+            .map_err(wt);
         graph.resource_drop(&mut self.store).map_err(wt)?;
         let ctx = self.check(ctx?, "init-execution-context")?;
-        let tensor = self.nn.wasi_nn_tensor().tensor().call_constructor(&mut self.store, &dims.to_vec(), TensorType::Fp32, &input_le.to_vec()).map_err(wt)?;
+        let tensor = self
+            .nn
+            .wasi_nn_tensor()
+            .tensor()
+            .call_constructor(&mut self.store, &dims.to_vec(), TensorType::Fp32, &input_le.to_vec())
+            .map_err(wt)?;
         let inputs = [("input".to_string(), tensor)];
         // `compute` takes the input tensor by ownership; the context is only borrowed.
-        let out = self.nn.wasi_nn_inference().graph_execution_context().call_compute(&mut self.store, ctx, &inputs).map_err(wt);
+        let out = self
+            .nn
+            .wasi_nn_inference()
+            .graph_execution_context()
+            .call_compute(&mut self.store, ctx, &inputs)
+            .map_err(wt);
         ctx.resource_drop(&mut self.store).map_err(wt)?;
         let outputs = self.check(out?, "compute")?;
         let data = match outputs.first() {
-            Some((_, first)) => self.nn.wasi_nn_tensor().tensor().call_data(&mut self.store, *first).map_err(wt),
+            Some((_, first)) => {
+                self.nn.wasi_nn_tensor().tensor().call_data(&mut self.store, *first).map_err(wt)
+            }
             None => Err(anyhow::anyhow!("the provider returned no outputs")),
         };
         for (_, t) in outputs {
@@ -102,7 +132,12 @@ impl Instance {
         let graph = self.nn.wasi_nn_graph();
         let result = match source {
             Source::Name(name) => graph.call_load_by_name(&mut self.store, name),
-            Source::Onnx(bytes) => graph.call_load(&mut self.store, &[bytes.to_vec()], GraphEncoding::Onnx, ExecutionTarget::Cpu),
+            Source::Onnx(bytes) => graph.call_load(
+                &mut self.store,
+                &[bytes.to_vec()],
+                GraphEncoding::Onnx,
+                ExecutionTarget::Cpu,
+            ),
         };
         self.check(result.map_err(wt)?, "load")
     }
@@ -130,7 +165,12 @@ pub struct Timed {
 }
 
 /// Instantiate a fresh instance and run one inference, timing both halves.
-pub fn fresh_inference(p: &Provider, source: Source, dims: &[u32], input_le: &[u8]) -> anyhow::Result<Timed> {
+pub fn fresh_inference(
+    p: &Provider,
+    source: Source,
+    dims: &[u32],
+    input_le: &[u8],
+) -> anyhow::Result<Timed> {
     let t0 = Instant::now();
     let mut instance = p.instantiate()?;
     let t1 = Instant::now();

@@ -25,7 +25,9 @@ impl Router {
                 None => Pattern::Exact(normalise(route).to_owned()),
             };
             if let Some((_, other)) = routes.iter().find(|(p, _)| *p == pattern) {
-                return Err(format!("route {route:?} is declared twice (components {other:?} and {component:?})"));
+                return Err(format!(
+                    "route {route:?} is declared twice (components {other:?} and {component:?})"
+                ));
             }
             routes.push((pattern, component.to_owned()));
         }
@@ -44,14 +46,22 @@ impl Router {
             .iter()
             .find(|(p, _)| match p {
                 Pattern::Exact(e) => e == path,
-                Pattern::Prefix(s) => path == s || path.strip_prefix(s.as_str()).is_some_and(|rest| rest.starts_with('/')) || s.is_empty(),
+                Pattern::Prefix(s) => {
+                    path == s
+                        || path.strip_prefix(s.as_str()).is_some_and(|rest| rest.starts_with('/'))
+                        || s.is_empty()
+                }
             })
             .map(|(_, c)| c.as_str())
     }
 }
 
 fn normalise(path: &str) -> &str {
-    if path.len() > 1 { path.trim_end_matches('/') } else { path }
+    if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    }
 }
 
 #[cfg(test)]
@@ -59,7 +69,13 @@ mod tests {
     use super::*;
 
     fn router() -> Router {
-        Router::new([("/...", "frontend"), ("/classify/...", "classify"), ("/classify/special", "special"), ("/home", "home")]).unwrap()
+        Router::new([
+            ("/...", "frontend"),
+            ("/classify/...", "classify"),
+            ("/classify/special", "special"),
+            ("/home", "home"),
+        ])
+        .unwrap()
     }
 
     #[test]

@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap, UpdateDeadline,
+};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -138,12 +141,14 @@ impl App {
         let staging = std::env::temp_dir().join(format!("spinfer-{}", std::process::id()));
         let mut components = HashMap::new();
         for c in manifest.components.values() {
-            let loaded = load_component(&engine, &linker, c, &app_vars, &staging, cache_dir, nn_linked)
-                .with_context(|| format!("component {:?}", c.id))?;
+            let loaded =
+                load_component(&engine, &linker, c, &app_vars, &staging, cache_dir, nn_linked)
+                    .with_context(|| format!("component {:?}", c.id))?;
             components.insert(c.id.clone(), Arc::new(loaded));
         }
-        let router = Router::new(manifest.triggers.iter().map(|t| (t.route.as_str(), t.component.as_str())))
-            .map_err(anyhow::Error::msg)?;
+        let router =
+            Router::new(manifest.triggers.iter().map(|t| (t.route.as_str(), t.component.as_str())))
+                .map_err(anyhow::Error::msg)?;
         let app = Arc::new_cyclic(|me| Self {
             engine,
             router,
@@ -174,7 +179,11 @@ impl App {
     }
 
     /// Run one request through a fresh instance of `component`.
-    pub async fn invoke<B>(&self, component: &str, req: hyper::Request<B>) -> Result<hyper::Response<HyperOutgoingBody>, InvokeError>
+    pub async fn invoke<B>(
+        &self,
+        component: &str,
+        req: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, InvokeError>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
@@ -194,10 +203,18 @@ impl App {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let internal = |e: anyhow::Error| InvokeError::Internal(component.to_owned(), e);
-        let loaded = self.components.get(component).cloned().ok_or_else(|| internal(anyhow::anyhow!("no such component")))?;
+        let loaded = self
+            .components
+            .get(component)
+            .cloned()
+            .ok_or_else(|| internal(anyhow::anyhow!("no such component")))?;
         let mut store = self.new_store(&loaded, depth).map_err(internal)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let req = store.data_mut().http().new_incoming_request(Scheme::Http, req).map_err(|e| internal(wt(e)))?;
+        let req = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)
+            .map_err(|e| internal(wt(e)))?;
         let out = store.data_mut().http().new_response_outparam(tx).map_err(|e| internal(wt(e)))?;
         let pre = loaded.pre.clone();
         self.metrics.instance_started();
@@ -247,7 +264,12 @@ impl App {
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            hooks: crate::chaining::Hooks::new(self.me.clone(), loaded.id.clone(), loaded.allowed_hosts.clone(), depth),
+            hooks: crate::chaining::Hooks::new(
+                self.me.clone(),
+                loaded.id.clone(),
+                loaded.allowed_hosts.clone(),
+                depth,
+            ),
             nn: WasiNnCtx::new([], self.nn.handle()),
             variables: loaded.variables.clone(),
             limiter: MemoryLimiter { max: self.limits.max_memory_bytes, denied: false },
@@ -260,7 +282,11 @@ impl App {
         let deadline = std::time::Instant::now() + self.limits.timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            Ok(if std::time::Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+            Ok(if std::time::Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
         });
         Ok(store)
     }
@@ -277,7 +303,9 @@ pub fn cache_dir(arg: Option<&str>) -> Option<PathBuf> {
     match arg {
         Some("none") => None,
         Some(dir) => Some(PathBuf::from(dir)),
-        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinfer/precompiled")),
+        None => {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinfer/precompiled"))
+        }
     }
 }
 
@@ -287,14 +315,19 @@ pub(crate) fn wt(e: wasmtime::Error) -> anyhow::Error {
 }
 
 /// Application variables: defaults, overridden by `SPIN_VARIABLE_<NAME>` (given here as `overrides`).
-fn resolve_app_variables(manifest: &Manifest, overrides: &BTreeMap<String, String>) -> anyhow::Result<BTreeMap<String, String>> {
+fn resolve_app_variables(
+    manifest: &Manifest,
+    overrides: &BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut vars = BTreeMap::new();
     for (name, v) in &manifest.variables {
         match overrides.get(name).or(v.default.as_ref()) {
             Some(value) => {
                 vars.insert(name.clone(), value.clone());
             }
-            None if v.required => bail!("variable {name:?} is required: set SPIN_VARIABLE_{}", name.to_uppercase()),
+            None if v.required => {
+                bail!("variable {name:?} is required: set SPIN_VARIABLE_{}", name.to_uppercase())
+            }
             None => {}
         }
     }
@@ -310,8 +343,9 @@ fn load_component(
     cache_dir: Option<&Path>,
     nn_linked: bool,
 ) -> anyhow::Result<Loaded> {
-    let bytes = std::fs::read(&c.source)
-        .with_context(|| format!("cannot read component source {} (build it first: make build)", c.source.display()))?;
+    let bytes = std::fs::read(&c.source).with_context(|| {
+        format!("cannot read component source {} (build it first: make build)", c.source.display())
+    })?;
     let component = compile_cached(engine, &bytes, cache_dir)?;
     let linked = linker.instantiate_pre(&component).map_err(|e| {
         let e = wt(e);
@@ -333,7 +367,11 @@ fn load_component(
     let allowed_hosts = c
         .allowed_outbound_hosts
         .iter()
-        .map(|t| outbound::expand(t, app_vars).and_then(|h| HostRule::parse(&h)).map_err(anyhow::Error::msg))
+        .map(|t| {
+            outbound::expand(t, app_vars)
+                .and_then(|h| HostRule::parse(&h))
+                .map_err(anyhow::Error::msg)
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Loaded {
         id: c.id.clone(),
@@ -347,7 +385,11 @@ fn load_component(
 
 /// Directories mount as they are; single files are linked into a per-component
 /// staging directory that is mounted at `/`.
-fn stage_files(id: &str, mounts: &[Mount], staging: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+fn stage_files(
+    id: &str,
+    mounts: &[Mount],
+    staging: &Path,
+) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let mut preopens = Vec::new();
     let root = staging.join(id);
     let mut staged_any = false;
@@ -358,7 +400,8 @@ fn stage_files(id: &str, mounts: &[Mount], staging: &Path) -> anyhow::Result<Vec
             let dest = root.join(m.guest.trim_start_matches('/'));
             std::fs::create_dir_all(dest.parent().unwrap_or(&root))?;
             if std::fs::hard_link(&m.host, &dest).is_err() {
-                std::fs::copy(&m.host, &dest).with_context(|| format!("staging {}", m.host.display()))?;
+                std::fs::copy(&m.host, &dest)
+                    .with_context(|| format!("staging {}", m.host.display()))?;
             }
             staged_any = true;
         } else {
@@ -373,7 +416,11 @@ fn stage_files(id: &str, mounts: &[Mount], staging: &Path) -> anyhow::Result<Vec
 
 /// Compile a component, or load its precompiled artifact from `cache_dir` when the
 /// same bytes were compiled by a compatible engine before.
-pub(crate) fn compile_cached(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> anyhow::Result<Component> {
+pub(crate) fn compile_cached(
+    engine: &Engine,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> anyhow::Result<Component> {
     use sha2::Digest;
     use std::hash::{Hash, Hasher};
     let Some(dir) = cache_dir else {
@@ -426,7 +473,10 @@ impl WasiHttpView for RequestState {
 
 impl variables::Host for RequestState {
     fn get(&mut self, name: String) -> Result<String, variables::Error> {
-        self.variables.get(&name).cloned().ok_or(variables::Error::Undefined(format!("no variable {name:?} for this component")))
+        self.variables
+            .get(&name)
+            .cloned()
+            .ok_or(variables::Error::Undefined(format!("no variable {name:?} for this component")))
     }
 }
 
@@ -438,13 +488,23 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let ok = desired <= self.max;
         self.denied |= !ok;
         Ok(ok)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

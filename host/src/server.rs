@@ -56,7 +56,12 @@ enum Admission<'a> {
 
 impl Server {
     pub fn new(app: Arc<App>, limits: ServerLimits) -> Arc<Self> {
-        Arc::new(Self { slots: Semaphore::new(limits.max_concurrency.max(1)), queued: AtomicUsize::new(0), app, limits })
+        Arc::new(Self {
+            slots: Semaphore::new(limits.max_concurrency.max(1)),
+            queued: AtomicUsize::new(0),
+            app,
+            limits,
+        })
     }
 
     fn metrics(&self) -> &Metrics {
@@ -82,7 +87,10 @@ impl Server {
     }
 
     /// Handle one request from a client.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<HyperOutgoingBody>, std::convert::Infallible> {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<HyperOutgoingBody>, std::convert::Infallible> {
         let start = Instant::now();
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         let (component, response) = self.dispatch(req).await;
@@ -93,7 +101,10 @@ impl Server {
         Ok(response)
     }
 
-    async fn dispatch(&self, req: Request<Incoming>) -> (Option<String>, Response<HyperOutgoingBody>) {
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+    ) -> (Option<String>, Response<HyperOutgoingBody>) {
         let path = req.uri().path();
         if path == "/.well-known/spin/health" {
             return (None, Response::new(full("OK")));
@@ -103,7 +114,10 @@ impl Server {
         };
         if let Some(len) = content_length(&req) {
             if len > self.limits.max_body_bytes {
-                let msg = format!("body is {len} bytes, over the host limit of {} bytes", self.limits.max_body_bytes);
+                let msg = format!(
+                    "body is {len} bytes, over the host limit of {} bytes",
+                    self.limits.max_body_bytes
+                );
                 return (Some(component), json_error(413, "body_too_large", &msg));
             }
         }
@@ -114,9 +128,15 @@ impl Server {
                 // Read (and drop) the body first, within the limit: answering before the
                 // client has sent it makes the connection close under the client, which
                 // it sees as a reset instead of a clean 503 it can retry.
-                let drain = Limited::new(req.into_body(), self.limits.max_body_bytes as usize).collect();
-                let _ = tokio::time::timeout(self.limits.body_timeout.min(Duration::from_secs(5)), drain).await;
-                let mut r = json_error(503, "overloaded", &format!("server busy: {why}; retry shortly"));
+                let drain =
+                    Limited::new(req.into_body(), self.limits.max_body_bytes as usize).collect();
+                let _ = tokio::time::timeout(
+                    self.limits.body_timeout.min(Duration::from_secs(5)),
+                    drain,
+                )
+                .await;
+                let mut r =
+                    json_error(503, "overloaded", &format!("server busy: {why}; retry shortly"));
                 r.headers_mut().insert("retry-after", "1".parse().expect("valid header"));
                 return (Some(component), r);
             }
@@ -135,16 +155,26 @@ impl Server {
         } else {
             // No declared length (chunked): read at most the limit, then hand it over.
             let collect = Limited::new(body, self.limits.max_body_bytes as usize).collect();
-            let Ok(collected) = tokio::time::timeout(self.limits.body_timeout, collect).await else {
+            let Ok(collected) = tokio::time::timeout(self.limits.body_timeout, collect).await
+            else {
                 return json_error(408, "body_timeout", "the request body did not arrive in time");
             };
             match collected {
                 Ok(collected) => Request::from_parts(parts, full(collected.to_bytes())),
                 Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                    let msg = format!("body is over the host limit of {} bytes", self.limits.max_body_bytes);
+                    let msg = format!(
+                        "body is over the host limit of {} bytes",
+                        self.limits.max_body_bytes
+                    );
                     return json_error(413, "body_too_large", &msg);
                 }
-                Err(e) => return json_error(400, "body_read_failed", &format!("could not read the body: {e}")),
+                Err(e) => {
+                    return json_error(
+                        400,
+                        "body_read_failed",
+                        &format!("could not read the body: {e}"),
+                    )
+                }
             }
         };
         match self.app.invoke(component, req).await {
@@ -163,7 +193,10 @@ fn content_length(req: &Request<Incoming>) -> Option<u64> {
 }
 
 /// `/metrics` on the admin listener.
-pub async fn admin(metrics: Arc<Metrics>, req: Request<Incoming>) -> Result<Response<HyperOutgoingBody>, std::convert::Infallible> {
+pub async fn admin(
+    metrics: Arc<Metrics>,
+    req: Request<Incoming>,
+) -> Result<Response<HyperOutgoingBody>, std::convert::Infallible> {
     Ok(match req.uri().path() {
         "/metrics" => Response::builder()
             .header("content-type", "text/plain; version=0.0.4")

@@ -41,10 +41,15 @@ fn efficientnet_lite0_matches_reference_top5_for_every_image() {
 /// the ONNX files by scripts/make-openvino-ir.sh).
 #[test]
 fn openvino_backend_matches_reference_top5() {
-    let libs = std::env::var("OPENVINO_LIBS").expect("OPENVINO_LIBS must name the openvino wheel's libs (scripts/setup.sh writes it)");
+    let libs = std::env::var("OPENVINO_LIBS")
+        .expect("OPENVINO_LIBS must name the openvino wheel's libs (scripts/setup.sh writes it)");
     let rc = repo_root().join("runtime-config.openvino.toml");
-    let h = Host::try_start(&repo_root().join("spin.toml"), &["--runtime-config-file", rc.to_str().unwrap()], &[("LD_LIBRARY_PATH", &libs)])
-        .unwrap_or_else(|f| panic!("spinfer with OpenVINO did not start:\n{}", f.stderr));
+    let h = Host::try_start(
+        &repo_root().join("spin.toml"),
+        &["--runtime-config-file", rc.to_str().unwrap()],
+        &[("LD_LIBRARY_PATH", &libs)],
+    )
+    .unwrap_or_else(|f| panic!("spinfer with OpenVINO did not start:\n{}", f.stderr));
     check_model_on(&h, "mobilenetv2");
     check_model_on(&h, "efficientnet_lite0");
 }
@@ -66,12 +71,26 @@ fn other_formats_decode_from_their_bytes() {
     // Re-encode a reference photo as WebP/GIF/BMP and send it with a misleading content-type.
     let h = host();
     let img = spinfer_pipeline::image::load_from_memory(&good_image()).unwrap();
-    for format in [spinfer_pipeline::image::ImageFormat::WebP, spinfer_pipeline::image::ImageFormat::Gif, spinfer_pipeline::image::ImageFormat::Bmp] {
+    for format in [
+        spinfer_pipeline::image::ImageFormat::WebP,
+        spinfer_pipeline::image::ImageFormat::Gif,
+        spinfer_pipeline::image::ImageFormat::Bmp,
+    ] {
         let mut bytes = std::io::Cursor::new(Vec::new());
         img.write_to(&mut bytes, format).unwrap();
-        let r = h.request("POST", "/classify?top=5", &[("content-type", "text/plain")], bytes.get_ref());
+        let r = h.request(
+            "POST",
+            "/classify?top=5",
+            &[("content-type", "text/plain")],
+            bytes.get_ref(),
+        );
         assert_eq!(r.status, 200, "{format:?}: {}", r.text());
-        let top5: Vec<u64> = r.json()["predictions"].as_array().unwrap().iter().map(|p| p["index"].as_u64().unwrap()).collect();
+        let top5: Vec<u64> = r.json()["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["index"].as_u64().unwrap())
+            .collect();
         assert!(top5.contains(&285), "{format:?}: Egyptian cat not in top-5 {top5:?}");
     }
 }
@@ -111,7 +130,11 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
     assert_error(&r, 400, "decode_failed");
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("JPEG"), "{}", r.text());
     assert_still_serving(h);
-    assert_error(&h.post("/classify", b"II*\x00\x08\x00\x00\x00tiff-ish bytes"), 415, "unsupported_format");
+    assert_error(
+        &h.post("/classify", b"II*\x00\x08\x00\x00\x00tiff-ish bytes"),
+        415,
+        "unsupported_format",
+    );
     assert_still_serving(h);
     // Over classify's own 10 MiB limit (under the host's 16 MiB): 413 from the component.
     assert_error(&h.post("/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
@@ -149,7 +172,9 @@ fn chunked_body_over_the_host_limit_is_413() {
 /// A 1×1 PNG whose header claims 50000×50000 pixels (2.5 GP), CRC fixed up.
 fn png_bomb() -> Vec<u8> {
     let mut png = std::io::Cursor::new(Vec::new());
-    spinfer_pipeline::image::DynamicImage::new_rgb8(1, 1).write_to(&mut png, spinfer_pipeline::image::ImageFormat::Png).unwrap();
+    spinfer_pipeline::image::DynamicImage::new_rgb8(1, 1)
+        .write_to(&mut png, spinfer_pipeline::image::ImageFormat::Png)
+        .unwrap();
     let mut png = png.into_inner();
     png[16..20].copy_from_slice(&50_000u32.to_be_bytes());
     png[20..24].copy_from_slice(&50_000u32.to_be_bytes());

@@ -31,7 +31,9 @@ fn image_server(count: usize) -> u16 {
                 "/huge.jpg" => reply(&mut s, "image/jpeg", 50_000_000, b"\xff\xd8"),
                 "/slow.jpg" => std::thread::sleep(Duration::from_secs(4)),
                 _ => {
-                    let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    let _ = s.write_all(
+                        b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
                 }
             }
         }
@@ -40,7 +42,8 @@ fn image_server(count: usize) -> u16 {
 }
 
 fn app(env: &[(&str, &str)]) -> Host {
-    Host::try_start(&repo_root().join("spin.toml"), &[], env).unwrap_or_else(|f| panic!("{}", f.stderr))
+    Host::try_start(&repo_root().join("spin.toml"), &[], env)
+        .unwrap_or_else(|f| panic!("{}", f.stderr))
 }
 
 fn cat() -> Vec<u8> {
@@ -86,7 +89,12 @@ fn api_classify_raw_multipart_and_models() {
     let mut body = b"--b0undary\r\nContent-Disposition: form-data; name=\"image\"; filename=\"cat.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
     body.extend_from_slice(&cat());
     body.extend_from_slice(b"\r\n--b0undary--\r\n");
-    let r = h.request("POST", "/api/classify?model=efficientnet_lite0", &[("content-type", "multipart/form-data; boundary=b0undary")], &body);
+    let r = h.request(
+        "POST",
+        "/api/classify?model=efficientnet_lite0",
+        &[("content-type", "multipart/form-data; boundary=b0undary")],
+        &body,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["model"], "efficientnet_lite0");
 
@@ -99,7 +107,10 @@ fn api_classify_raw_multipart_and_models() {
 fn api_classify_by_url() {
     let port = image_server(8);
     let allow = format!("127.0.0.1:{port}");
-    let h = app(&[("SPIN_VARIABLE_FETCH_ALLOW_HOSTS", &allow), ("SPIN_VARIABLE_FETCH_TIMEOUT_MS", "1500")]);
+    let h = app(&[
+        ("SPIN_VARIABLE_FETCH_ALLOW_HOSTS", &allow),
+        ("SPIN_VARIABLE_FETCH_TIMEOUT_MS", "1500"),
+    ]);
     let r = post_json(&h, &format!(r#"{{"url":"http://127.0.0.1:{port}/cat.png"}}"#));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["predictions"][0]["index"], 285);
@@ -128,13 +139,26 @@ fn api_bad_requests_are_named() {
     expect(h.post("/api/classify", b""), 400, "empty_body");
     expect(h.post("/api/classify", b"not an image at all"), 400, "not_an_image");
     let form = b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--b--\r\n";
-    expect(h.request("POST", "/api/classify", &[("content-type", "multipart/form-data; boundary=b")], form), 400, "missing_file");
+    expect(
+        h.request(
+            "POST",
+            "/api/classify",
+            &[("content-type", "multipart/form-data; boundary=b")],
+            form,
+        ),
+        400,
+        "missing_file",
+    );
     expect(post_json(&h, r#"{"link":"http://example.com/cat.jpg"}"#), 400, "missing_url");
     expect(post_json(&h, "{not json"), 400, "bad_json");
     expect(post_json(&h, r#"{"url":"ftp://example.com/cat.jpg"}"#), 400, "bad_url_scheme");
     expect(post_json(&h, r#"{"url":"http://127.0.0.1:9/cat.jpg"}"#), 403, "forbidden_address");
     expect(post_json(&h, r#"{"url":"http://169.254.169.254/latest"}"#), 403, "forbidden_address");
-    expect(post_json(&h, r#"{"url":"http://classify.spin.internal/classify"}"#), 403, "forbidden_address");
+    expect(
+        post_json(&h, r#"{"url":"http://classify.spin.internal/classify"}"#),
+        403,
+        "forbidden_address",
+    );
     expect(h.post("/api/classify?model=nope", &cat()), 404, "unknown_model");
     expect(h.post("/api/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
     assert_eq!(h.post("/api/classify", &cat()).status, 200);

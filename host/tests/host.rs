@@ -36,7 +36,8 @@ fn trap_oom_and_timeout_are_contained() {
     assert_eq!((r.status, r.error_code().as_str()), (504, "timeout"), "{}", r.text());
     assert!(start.elapsed() < Duration::from_secs(10), "timeout took {:?}", start.elapsed());
     assert_ok(&h);
-    let r = h.post("/classify?top=1", &std::fs::read(shared_model().join("images/coffee.png")).unwrap());
+    let r = h
+        .post("/classify?top=1", &std::fs::read(shared_model().join("images/coffee.png")).unwrap());
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -44,12 +45,18 @@ fn trap_oom_and_timeout_are_contained() {
 fn a_looping_component_does_not_stall_other_requests() {
     let h = faults(&["--timeout-ms", "3000", "--max-concurrency", "4"]);
     let addr = h.addr;
-    let slow: Vec<_> = (0..2).map(|_| std::thread::spawn(move || common::request(addr, "GET", "/fault/loop", &[], b""))).collect();
+    let slow: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || common::request(addr, "GET", "/fault/loop", &[], b"")))
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     for _ in 0..10 {
         let start = Instant::now();
         assert_ok(&h);
-        assert!(start.elapsed() < Duration::from_millis(500), "a quick request took {:?} next to looping ones", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "a quick request took {:?} next to looping ones",
+            start.elapsed()
+        );
     }
     for t in slow {
         assert_eq!(t.join().unwrap().status, 504);
@@ -61,7 +68,10 @@ fn a_stalled_chunked_upload_times_out_with_408() {
     use std::io::{Read, Write};
     let h = faults(&["--timeout-ms", "1500"]);
     let mut s = std::net::TcpStream::connect(h.addr).unwrap();
-    s.write_all(b"POST /classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n").unwrap();
+    s.write_all(
+        b"POST /classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n",
+    )
+    .unwrap();
     let start = Instant::now();
     let mut buf = [0u8; 512];
     let n = s.read(&mut buf).unwrap();
@@ -84,8 +94,12 @@ fn chaining_outbound_policy_and_variables() {
     assert_eq!(h.get("/fault/variable").text(), "hello from spinfer");
     // SPIN_VARIABLE_* overrides the application variable.
     let rc = repo_root().join("runtime-config.toml");
-    let h2 = Host::try_start(&fixture("faults.toml"), &["--runtime-config-file", rc.to_str().unwrap()], &[("SPIN_VARIABLE_GREETING", "hi")])
-        .unwrap_or_else(|f| panic!("{}", f.stderr));
+    let h2 = Host::try_start(
+        &fixture("faults.toml"),
+        &["--runtime-config-file", rc.to_str().unwrap()],
+        &[("SPIN_VARIABLE_GREETING", "hi")],
+    )
+    .unwrap_or_else(|f| panic!("{}", f.stderr));
     assert_eq!(h2.get("/fault/variable").text(), "hi from spinfer");
     assert_eq!(h.get("/nothing-routes-here").error_code(), "not_found");
 }
@@ -93,13 +107,26 @@ fn chaining_outbound_policy_and_variables() {
 #[test]
 fn missing_graph_is_503_with_the_backend_message() {
     let dir = scratch("nn-missing");
-    std::fs::write(dir.join("rc.toml"), format!("[wasi_nn.models]\nmobilenetv2 = \"{}\"\n", repo_root().join("models/mobilenetv2/model.onnx").display())).unwrap();
-    let h = Host::start(&repo_root().join("spin.toml"), &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()]);
+    std::fs::write(
+        dir.join("rc.toml"),
+        format!(
+            "[wasi_nn.models]\nmobilenetv2 = \"{}\"\n",
+            repo_root().join("models/mobilenetv2/model.onnx").display()
+        ),
+    )
+    .unwrap();
+    let h = Host::start(
+        &repo_root().join("spin.toml"),
+        &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()],
+    );
     let img = std::fs::read(shared_model().join("images/eagle.jpg")).unwrap();
     let r = h.post("/classify?model=efficientnet_lite0", &img);
     assert_eq!((r.status, r.error_code().as_str()), (503, "inference_failed"), "{}", r.text());
     assert!(r.text().contains("efficientnet_lite0"), "{}", r.text());
-    assert_eq!(h.post("/classify?model=mobilenetv2&top=1", &img).json()["predictions"][0]["index"], 22);
+    assert_eq!(
+        h.post("/classify?model=mobilenetv2&top=1", &img).json()["predictions"][0]["index"],
+        22
+    );
 }
 
 #[test]
@@ -144,16 +171,30 @@ fn metrics_on_the_admin_listener() {
     let r = common::request(admin.parse().unwrap(), "GET", "/metrics", &[], b"");
     let text = r.text();
     assert_eq!(r.status, 200);
-    assert!(text.contains("spinfer_requests_total{component=\"faulty\",status=\"200\"} 1"), "{text}");
-    assert!(text.contains("spinfer_requests_total{component=\"faulty\",status=\"500\"} 1"), "{text}");
-    assert!(text.contains("spinfer_request_duration_seconds_count{component=\"faulty\"} 2"), "{text}");
-    for name in ["spinfer_queue_depth", "spinfer_instances", "spinfer_in_flight", "spinfer_rejected_total"] {
+    assert!(
+        text.contains("spinfer_requests_total{component=\"faulty\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spinfer_requests_total{component=\"faulty\",status=\"500\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spinfer_request_duration_seconds_count{component=\"faulty\"} 2"),
+        "{text}"
+    );
+    for name in
+        ["spinfer_queue_depth", "spinfer_instances", "spinfer_in_flight", "spinfer_rejected_total"]
+    {
         assert!(text.contains(name), "{name} missing");
     }
     let img = std::fs::read(shared_model().join("images/china.jpg")).unwrap();
     assert_eq!(h.post("/classify", &img).status, 200);
     let text = common::request(admin.parse().unwrap(), "GET", "/metrics", &[], b"").text();
-    assert!(text.contains("spinfer_inference_duration_seconds_count{model=\"mobilenetv2\"} 1"), "{text}");
+    assert!(
+        text.contains("spinfer_inference_duration_seconds_count{model=\"mobilenetv2\"} 1"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -177,7 +218,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-
 #[test]
 fn bad_configuration_stops_startup_with_a_clear_message() {
     let dir = scratch("config");
@@ -185,17 +225,39 @@ fn bad_configuration_stops_startup_with_a_clear_message() {
     refuses(&dir.join("absent.toml"), &[], &[], "cannot read manifest");
     std::fs::write(dir.join("syntax.toml"), "spin_manifest_version = 2\n[application\n").unwrap();
     refuses(&dir.join("syntax.toml"), &[], &[], "syntax.toml:2:");
-    let missing = spin.replace("target/wasm32-wasip2/release/classify.wasm", "nowhere/classify.wasm");
+    let missing =
+        spin.replace("target/wasm32-wasip2/release/classify.wasm", "nowhere/classify.wasm");
     std::fs::write(dir.join("missing.toml"), missing).unwrap();
     refuses(&dir.join("missing.toml"), &[], &[], "nowhere/classify.wasm");
-    let unsupported = format!("{spin}\n[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"classify\"\n");
+    let unsupported =
+        format!("{spin}\n[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"classify\"\n");
     std::fs::write(dir.join("redis.toml"), unsupported).unwrap();
     refuses(&dir.join("redis.toml"), &[], &[], "\"redis\" is not supported");
     let spin_toml = repo_root().join("spin.toml");
-    refuses(&spin_toml, &["--nn-backend", "tensorflow"], &[], "unknown wasi-nn backend \"tensorflow\"");
-    refuses(&spin_toml, &["--ort-lib", "/nonexistent/libonnxruntime.so"], &[], "ONNX Runtime library not found at /nonexistent/libonnxruntime.so");
+    refuses(
+        &spin_toml,
+        &["--nn-backend", "tensorflow"],
+        &[],
+        "unknown wasi-nn backend \"tensorflow\"",
+    );
+    refuses(
+        &spin_toml,
+        &["--ort-lib", "/nonexistent/libonnxruntime.so"],
+        &[],
+        "ONNX Runtime library not found at /nonexistent/libonnxruntime.so",
+    );
     let ov = repo_root().join("runtime-config.openvino.toml");
-    refuses(&spin_toml, &["--runtime-config-file", ov.to_str().unwrap()], &[("LD_LIBRARY_PATH", "")], "OpenVINO could not load");
+    refuses(
+        &spin_toml,
+        &["--runtime-config-file", ov.to_str().unwrap()],
+        &[("LD_LIBRARY_PATH", "")],
+        "OpenVINO could not load",
+    );
     std::fs::write(dir.join("rc.toml"), "[wasi_nn.models]\nghost = \"ghost.onnx\"\n").unwrap();
-    refuses(&spin_toml, &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()], &[], "model \"ghost\"");
+    refuses(
+        &spin_toml,
+        &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()],
+        &[],
+        "model \"ghost\"",
+    );
 }

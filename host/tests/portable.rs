@@ -18,7 +18,8 @@ fn portable_host() -> Host {
 
 fn provider() -> Provider {
     let path = repo_root().join("target/wasm32-wasip2/release/nn_provider.init.wasm");
-    Provider::load(&path, spinfer::runtime::cache_dir(None).as_deref()).expect("load the pre-initialised provider (make compose)")
+    Provider::load(&path, spinfer::runtime::cache_dir(None).as_deref())
+        .expect("load the pre-initialised provider (make compose)")
 }
 
 fn reference_tensor() -> Vec<u8> {
@@ -30,7 +31,10 @@ fn portable_mobilenetv2_matches_reference_top5_without_host_wasi_nn() {
     let h = portable_host();
     check_model_on(&h, "mobilenetv2");
     // The page's path too: frontend → classify.spin.internal → the composed classify.
-    let r = h.post("/api/classify?top=1", &std::fs::read(shared_model().join("images/chelsea.png")).unwrap());
+    let r = h.post(
+        "/api/classify?top=1",
+        &std::fs::read(shared_model().join("images/chelsea.png")).unwrap(),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["predictions"][0]["label"], "Egyptian cat");
 }
@@ -44,18 +48,31 @@ fn portable_efficientnet_lite0_matches_reference_top5_without_host_wasi_nn() {
 #[test]
 fn plain_classify_is_refused_when_no_wasi_nn_is_linked() {
     let manifest = repo_root().join("spin.toml");
-    refuses(&manifest, &["--nn-backend", "none"], &[], "release/classify.wasm (wasi:nn is not linked");
+    refuses(
+        &manifest,
+        &["--nn-backend", "none"],
+        &[],
+        "release/classify.wasm (wasi:nn is not linked",
+    );
 }
 
 /// Portable vs native logits on the reference tensor: max |diff| ≤ 1e-3, and the provider
 /// found the model by name with no model file mounted (it lives in the snapshot).
 #[test]
 fn portable_logits_match_onnx_runtime_on_the_reference_tensor() {
-    spinfer::nn::init_onnxruntime(std::path::Path::new(&std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH"))).unwrap();
+    spinfer::nn::init_onnxruntime(std::path::Path::new(
+        &std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH"),
+    ))
+    .unwrap();
     let input = reference_tensor();
-    let native = Native::load("mobilenetv2", &repo_root().join("models/mobilenetv2/model.onnx"), 1).unwrap();
+    let native =
+        Native::load("mobilenetv2", &repo_root().join("models/mobilenetv2/model.onnx"), 1).unwrap();
     let (_, want) = native.infer(&input).unwrap();
-    let got = provider().instantiate().unwrap().infer(Source::Name("mobilenetv2"), &DIMS, &input).unwrap();
+    let got = provider()
+        .instantiate()
+        .unwrap()
+        .infer(Source::Name("mobilenetv2"), &DIMS, &input)
+        .unwrap();
     assert_eq!(got.len(), 1000);
     let diff = max_diff(&got, &want);
     assert!(diff <= 1e-3, "max |portable - native| = {diff}");
@@ -68,13 +85,26 @@ fn portable_logits_match_onnx_runtime_on_the_reference_tensor() {
 fn provider_errors_name_the_problem() {
     let p = provider();
     let mut inst = p.instantiate().unwrap();
-    let e = inst.infer(Source::Name("resnet50"), &DIMS, &reference_tensor()).unwrap_err().to_string();
-    assert!(e.contains("NotFound") && e.contains("mobilenetv2") && e.contains("efficientnet_lite0"), "{e}");
-    let e = inst.infer(Source::Name("mobilenetv2"), &[1, 3, 224, 224], &[0u8; 12]).unwrap_err().to_string();
+    let e =
+        inst.infer(Source::Name("resnet50"), &DIMS, &reference_tensor()).unwrap_err().to_string();
+    assert!(
+        e.contains("NotFound") && e.contains("mobilenetv2") && e.contains("efficientnet_lite0"),
+        "{e}"
+    );
+    let e = inst
+        .infer(Source::Name("mobilenetv2"), &[1, 3, 224, 224], &[0u8; 12])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("InvalidArgument") && e.contains("needs"), "{e}");
-    let e = inst.infer(Source::Name("mobilenetv2"), &[1, 3, 112, 112], &vec![0u8; 3 * 112 * 112 * 4]).unwrap_err().to_string();
+    let e = inst
+        .infer(Source::Name("mobilenetv2"), &[1, 3, 112, 112], &vec![0u8; 3 * 112 * 112 * 4])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("InvalidArgument") && e.contains("[1, 3, 224, 224]"), "{e}");
-    let e = inst.infer(Source::Onnx(b"not a model"), &DIMS, &reference_tensor()).unwrap_err().to_string();
+    let e = inst
+        .infer(Source::Onnx(b"not a model"), &DIMS, &reference_tensor())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("InvalidEncoding"), "{e}");
     let ok = inst.infer(Source::Name("mobilenetv2"), &DIMS, &reference_tensor()).unwrap();
     assert_eq!(ok.len(), 1000);
@@ -102,7 +132,9 @@ fn portable_classify_runs_on_stock_wasmtime_serve_without_wasi_nn() {
     let r = loop {
         match spinfer::client::try_request(addr, "POST", "/classify?top=5", &[], &image) {
             Ok(r) => break r,
-            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(200)),
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(200))
+            }
             Err(e) => panic!("wasmtime serve never answered: {e}"),
         }
     };

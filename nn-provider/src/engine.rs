@@ -60,10 +60,16 @@ impl Model {
     /// The single input's declared shape with symbolic dimensions (the batch) set to 1.
     fn fixed_input_shape(model: &InferenceModel) -> Result<Vec<usize>, EngineError> {
         if model.inputs.len() != 1 {
-            return Err(EngineError::Load(format!("{} inputs; only single-input models are supported", model.inputs.len())));
+            return Err(EngineError::Load(format!(
+                "{} inputs; only single-input models are supported",
+                model.inputs.len()
+            )));
         }
         let fact = model.input_fact(0).map_err(|e| EngineError::Load(format!("{e:#}")))?;
-        let shape = fact.shape.concretize().ok_or_else(|| EngineError::Load("input shape is not declared".into()))?;
+        let shape = fact
+            .shape
+            .concretize()
+            .ok_or_else(|| EngineError::Load("input shape is not declared".into()))?;
         Ok(shape.iter().map(|d| d.to_usize().unwrap_or(1)).collect())
     }
 
@@ -74,21 +80,31 @@ impl Model {
     /// Run one f32 input, given as its dims and little-endian bytes, through the plan.
     pub fn run_le(&self, shape: &[usize], bytes: &[u8]) -> Result<Vec<Output>, EngineError> {
         if shape != self.input_shape.as_slice() {
-            return Err(EngineError::Input(format!("shape {shape:?}, the model takes {:?}", self.input_shape)));
+            return Err(EngineError::Input(format!(
+                "shape {shape:?}, the model takes {:?}",
+                self.input_shape
+            )));
         }
         let needed = shape.iter().product::<usize>() * 4;
         if bytes.len() != needed {
-            return Err(EngineError::Input(format!("{} data bytes for shape {shape:?} (needs {needed})", bytes.len())));
+            return Err(EngineError::Input(format!(
+                "{} data bytes for shape {shape:?} (needs {needed})",
+                bytes.len()
+            )));
         }
         // SAFETY: every bit pattern is a valid f32, the length matches the shape (checked
         // above), from_raw copies into aligned storage, and wasm32 is little-endian.
-        let input = unsafe { Tensor::from_raw::<f32>(shape, bytes) }.map_err(|e| EngineError::Input(format!("{e:#}")))?;
-        let outputs = self.plan.run(tvec!(input.into())).map_err(|e| EngineError::Run(format!("{e:#}")))?;
+        let input = unsafe { Tensor::from_raw::<f32>(shape, bytes) }
+            .map_err(|e| EngineError::Input(format!("{e:#}")))?;
+        let outputs =
+            self.plan.run(tvec!(input.into())).map_err(|e| EngineError::Run(format!("{e:#}")))?;
         outputs.iter().map(Self::output).collect()
     }
 
     fn output(value: &TValue) -> Result<Output, EngineError> {
-        let view = value.to_plain_array_view::<f32>().map_err(|e| EngineError::Run(format!("output: {e:#}")))?;
+        let view = value
+            .to_plain_array_view::<f32>()
+            .map_err(|e| EngineError::Run(format!("output: {e:#}")))?;
         Ok(Output { shape: view.shape().to_vec(), values: view.iter().copied().collect() })
     }
 }

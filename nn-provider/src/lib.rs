@@ -24,7 +24,8 @@ use errors::ErrorCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[global_allocator]
-static ALLOC: zeroing_alloc::ZeroingAlloc = zeroing_alloc::ZeroingAlloc { zero_on_free: AtomicBool::new(false) };
+static ALLOC: zeroing_alloc::ZeroingAlloc =
+    zeroing_alloc::ZeroingAlloc { zero_on_free: AtomicBool::new(false) };
 
 struct Provider;
 bindings::export!(Provider with_types_in bindings);
@@ -114,13 +115,22 @@ impl graph::Guest for Provider {
     ) -> Result<graph::Graph, errors::Error> {
         use graph::{ExecutionTarget, GraphEncoding};
         if !matches!(encoding, GraphEncoding::Onnx | GraphEncoding::Autodetect) {
-            return Err(error(ErrorCode::InvalidEncoding, format!("{encoding:?}: this provider reads ONNX only")));
+            return Err(error(
+                ErrorCode::InvalidEncoding,
+                format!("{encoding:?}: this provider reads ONNX only"),
+            ));
         }
         if target != ExecutionTarget::Cpu {
-            return Err(error(ErrorCode::UnsupportedOperation, format!("{target:?}: this provider runs on the CPU only")));
+            return Err(error(
+                ErrorCode::UnsupportedOperation,
+                format!("{target:?}: this provider runs on the CPU only"),
+            ));
         }
         let [bytes] = builders.as_slice() else {
-            return Err(error(ErrorCode::InvalidArgument, "ONNX takes exactly one graph builder (the model bytes)"));
+            return Err(error(
+                ErrorCode::InvalidArgument,
+                "ONNX takes exactly one graph builder (the model bytes)",
+            ));
         };
         Model::from_onnx(bytes).map(|m| graph::Graph::new(NnGraph(m))).map_err(engine_error)
     }
@@ -130,7 +140,10 @@ impl graph::Guest for Provider {
             Some(model) => Ok(graph::Graph::new(NnGraph(model))),
             None => Err(error(
                 ErrorCode::NotFound,
-                format!("no model named {name:?} in this provider (built with: {})", registry::names().join(", ")),
+                format!(
+                    "no model named {name:?} in this provider (built with: {})",
+                    registry::names().join(", ")
+                ),
             )),
         }
     }
@@ -150,13 +163,22 @@ impl inference::Guest for Provider {
 }
 
 impl inference::GuestGraphExecutionContext for NnContext {
-    fn compute(&self, inputs: Vec<inference::NamedTensor>) -> Result<Vec<inference::NamedTensor>, errors::Error> {
+    fn compute(
+        &self,
+        inputs: Vec<inference::NamedTensor>,
+    ) -> Result<Vec<inference::NamedTensor>, errors::Error> {
         let [(_, input)] = inputs.as_slice() else {
-            return Err(error(ErrorCode::InvalidArgument, format!("{} inputs; the model takes one", inputs.len())));
+            return Err(error(
+                ErrorCode::InvalidArgument,
+                format!("{} inputs; the model takes one", inputs.len()),
+            ));
         };
         let input = input.get::<NnTensor>();
         if input.ty != tensor::TensorType::Fp32 {
-            return Err(error(ErrorCode::InvalidArgument, format!("input is {:?}; this provider takes FP32", input.ty)));
+            return Err(error(
+                ErrorCode::InvalidArgument,
+                format!("input is {:?}; this provider takes FP32", input.ty),
+            ));
         }
         let shape: Vec<usize> = input.dims.iter().map(|&d| d as usize).collect();
         let outputs = self.0.run_le(&shape, &input.data).map_err(engine_error)?;

@@ -42,7 +42,9 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Pipel
     }
     let fail = |e: image::ImageError| match e {
         // A header whose dimensions cannot even be addressed (e.g. on wasm32) is a bomb too.
-        image::ImageError::Limits(l) => PipelineError::TooLarge(format!("{} header: {l}", format_name(format))),
+        image::ImageError::Limits(l) => {
+            PipelineError::TooLarge(format!("{} header: {l}", format_name(format)))
+        }
         e => PipelineError::Decode { format: format_name(format), reason: e.to_string() },
     };
     let mut reader = ImageReader::new(Cursor::new(bytes));
@@ -117,7 +119,10 @@ mod tests {
     #[test]
     fn empty_and_garbage_bodies_are_named() {
         assert_eq!(decode_rgb8(b"", DecodeLimits::default()), Err(PipelineError::EmptyBody));
-        assert_eq!(decode_rgb8(b"hello, not an image", DecodeLimits::default()), Err(PipelineError::NotAnImage));
+        assert_eq!(
+            decode_rgb8(b"hello, not an image", DecodeLimits::default()),
+            Err(PipelineError::NotAnImage)
+        );
     }
 
     #[test]
@@ -156,9 +161,11 @@ mod tests {
     #[test]
     fn jpeg_exif_orientation_is_applied() {
         let img = sample(40, 20);
-        let upright = decode_rgb8(&jpeg_with_orientation(&img, 1), DecodeLimits::default()).unwrap();
+        let upright =
+            decode_rgb8(&jpeg_with_orientation(&img, 1), DecodeLimits::default()).unwrap();
         assert_eq!(upright.dimensions(), (40, 20));
-        let rotated = decode_rgb8(&jpeg_with_orientation(&img, 6), DecodeLimits::default()).unwrap();
+        let rotated =
+            decode_rgb8(&jpeg_with_orientation(&img, 6), DecodeLimits::default()).unwrap();
         assert_eq!(rotated.dimensions(), (20, 40));
         // Rotated 90° clockwise: the source's top-left corner lands at the top-right.
         let src = upright.get_pixel(0, 0).0;
@@ -171,7 +178,10 @@ mod tests {
         let bytes = encode(&sample(64, 64), ImageFormat::Jpeg);
         assert!(decode_rgb8(&bytes, DecodeLimits::default()).is_ok());
         let err = decode_rgb8(&bytes[..bytes.len() * 2 / 3], DecodeLimits::default()).unwrap_err();
-        assert!(matches!(&err, PipelineError::Decode { format, .. } if format == "JPEG"), "{err:?}");
+        assert!(
+            matches!(&err, PipelineError::Decode { format, .. } if format == "JPEG"),
+            "{err:?}"
+        );
         // Trailing bytes after a complete image are fine.
         let mut trailer = bytes.clone();
         trailer.extend_from_slice(b"appended trailer");
@@ -182,7 +192,10 @@ mod tests {
     fn pixel_limit_is_checked_from_the_header() {
         let bytes = encode(&sample(300, 200), ImageFormat::Png);
         let err = decode_rgb8(&bytes, DecodeLimits { max_pixels: 59_999 }).unwrap_err();
-        assert_eq!(err, PipelineError::TooManyPixels { width: 300, height: 200, pixels: 60_000, limit: 59_999 });
+        assert_eq!(
+            err,
+            PipelineError::TooManyPixels { width: 300, height: 200, pixels: 60_000, limit: 59_999 }
+        );
         assert!(decode_rgb8(&bytes, DecodeLimits { max_pixels: 60_000 }).is_ok());
     }
 
@@ -207,6 +220,9 @@ mod tests {
         let crc = crc32(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
         let err = decode_rgb8(&png, DecodeLimits::default()).unwrap_err();
-        assert!(matches!(err, PipelineError::TooManyPixels { pixels: 10_000_000_000, .. }), "{err:?}");
+        assert!(
+            matches!(err, PipelineError::TooManyPixels { pixels: 10_000_000_000, .. }),
+            "{err:?}"
+        );
     }
 }

@@ -17,5 +17,7 @@ pub use image;
 pub use decode::{decode_rgb8, DecodeLimits};
 pub use error::PipelineError;
 pub use models::{find_model, ModelSpec, Normalisation, MODELS};
-pub use preprocess::{f32s_from_le_bytes, geometry, normalise_nchw, resize_and_crop, tensor_le_bytes, to_model_input};
+pub use preprocess::{
+    f32s_from_le_bytes, geometry, normalise_nchw, resize_and_crop, tensor_le_bytes, to_model_input,
+};
 pub use topk::{softmax, top_k, Labels, Prediction};

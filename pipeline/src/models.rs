@@ -34,7 +34,10 @@ pub const MODELS: [ModelSpec; 2] = [
         input_name: "input",
         input_shape: [1, 3, 224, 224],
         classes: 1000,
-        normalisation: Normalisation::MeanStd { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+        normalisation: Normalisation::MeanStd {
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        },
         labels_path: "/models/mobilenetv2/labels.txt",
     },
     ModelSpec {

@@ -40,7 +40,8 @@ fn axis(in_size: usize, out_size: usize, first: usize, count: usize) -> Axis {
         for x in 0..xmax {
             let w = if total != 0.0 { k[x] / total } else { k[x] };
             let fixed = w * f64::from(1u32 << PRECISION_BITS);
-            weights[i * ksize + x] = if w < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
+            weights[i * ksize + x] =
+                if w < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
         }
         bounds.push((xmin, xmax));
     }
@@ -53,7 +54,15 @@ fn clip8(acc: i32) -> u8 {
 
 /// Resize `img` to `out_w × out_h` and return only the window at `(left, top)` of size
 /// `win_w × win_h` — pixel-identical to Pillow's resize followed by crop.
-pub fn resize_window(img: &RgbImage, out_w: u32, out_h: u32, left: u32, top: u32, win_w: u32, win_h: u32) -> RgbImage {
+pub fn resize_window(
+    img: &RgbImage,
+    out_w: u32,
+    out_h: u32,
+    left: u32,
+    top: u32,
+    win_w: u32,
+    win_h: u32,
+) -> RgbImage {
     let (in_w, in_h) = (img.width() as usize, img.height() as usize);
     let src = img.as_raw();
     let h = axis(in_w, out_w as usize, left as usize, win_w as usize);
@@ -133,7 +142,9 @@ mod tests {
 
     #[test]
     fn window_equals_full_resize_then_crop() {
-        let img = RgbImage::from_fn(97, 61, |x, y| image::Rgb([(x * 7 + y) as u8, (y * 13) as u8, (x ^ y) as u8]));
+        let img = RgbImage::from_fn(97, 61, |x, y| {
+            image::Rgb([(x * 7 + y) as u8, (y * 13) as u8, (x ^ y) as u8])
+        });
         let full = resize_window(&img, 40, 25, 0, 0, 40, 25);
         let win = resize_window(&img, 40, 25, 9, 4, 20, 15);
         for y in 0..15 {

@@ -19,7 +19,8 @@ pub struct Labels(Vec<String>);
 impl Labels {
     /// Parse a label file and check it has exactly `classes` lines.
     pub fn parse(text: &str, classes: usize) -> Result<Self, PipelineError> {
-        let names: Vec<String> = text.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect();
+        let names: Vec<String> =
+            text.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect();
         if names.len() != classes {
             return Err(PipelineError::LabelCount { found: names.len(), expected: classes });
         }
@@ -78,6 +79,9 @@ mod tests {
 
     #[test]
     fn wrong_label_count_is_an_error() {
-        assert_eq!(Labels::parse("a\nb\n", 3).unwrap_err(), PipelineError::LabelCount { found: 2, expected: 3 });
+        assert_eq!(
+            Labels::parse("a\nb\n", 3).unwrap_err(),
+            PipelineError::LabelCount { found: 2, expected: 3 }
+        );
     }
 }

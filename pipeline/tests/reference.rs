@@ -17,8 +17,10 @@ fn shared_model_dir() -> PathBuf {
 
 fn check_model(model: &str) {
     let dir = shared_model_dir();
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("expected_{model}.json"))).unwrap()).unwrap();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("expected_{model}.json"))).unwrap(),
+    )
+    .unwrap();
     let spec = find_model(model).unwrap();
     let images = expected["images"].as_array().unwrap();
     assert_eq!(images.len(), 9);
@@ -27,7 +29,12 @@ fn check_model(model: &str) {
         assert_eq!(crop.dimensions(), (224, 224));
         let tensor = normalise_nchw(&crop, spec.normalisation);
         let digest = format!("{:x}", Sha256::digest(tensor_le_bytes(&tensor)));
-        assert_eq!(digest, entry["tensor_f32le_nchw_sha256"].as_str().unwrap(), "{model} {}", entry["image"]);
+        assert_eq!(
+            digest,
+            entry["tensor_f32le_nchw_sha256"].as_str().unwrap(),
+            "{model} {}",
+            entry["image"]
+        );
     }
 }
 
@@ -46,7 +53,8 @@ fn reference_tensor_file_matches() {
     let dir = shared_model_dir();
     let crop = image::open(dir.join("crops224/chelsea.png")).unwrap().to_rgb8();
     let tensor = normalise_nchw(&crop, find_model("mobilenetv2").unwrap().normalisation);
-    let reference = std::fs::read(dir.join("tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin")).unwrap();
+    let reference =
+        std::fs::read(dir.join("tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin")).unwrap();
     assert_eq!(tensor_le_bytes(&tensor), reference);
 }
 
@@ -56,19 +64,30 @@ fn reference_tensor_file_matches() {
 #[test]
 fn resize_and_crop_reproduces_the_reference_crops() {
     let dir = shared_model_dir();
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected_mobilenetv2.json")).unwrap()).unwrap();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("expected_mobilenetv2.json")).unwrap(),
+    )
+    .unwrap();
     let mut exact = 0;
     for entry in expected["images"].as_array().unwrap() {
         let source = entry["image"].as_str().unwrap();
         let bytes = std::fs::read(dir.join(source)).unwrap();
-        let crop = spinfer_pipeline::resize_and_crop(&spinfer_pipeline::decode_rgb8(&bytes, Default::default()).unwrap());
-        let reference = image::open(dir.join(entry["crop224_png"].as_str().unwrap())).unwrap().to_rgb8();
+        let crop = spinfer_pipeline::resize_and_crop(
+            &spinfer_pipeline::decode_rgb8(&bytes, Default::default()).unwrap(),
+        );
+        let reference =
+            image::open(dir.join(entry["crop224_png"].as_str().unwrap())).unwrap().to_rgb8();
         let digest = format!("{:x}", Sha256::digest(crop.as_raw()));
         if source.ends_with(".png") {
             assert_eq!(digest, entry["crop224_u8_hwc_rgb_sha256"].as_str().unwrap(), "{source}");
             exact += 1;
         }
-        let diffs: Vec<i16> = crop.as_raw().iter().zip(reference.as_raw()).map(|(a, b)| (i16::from(*a) - i16::from(*b)).abs()).collect();
+        let diffs: Vec<i16> = crop
+            .as_raw()
+            .iter()
+            .zip(reference.as_raw())
+            .map(|(a, b)| (i16::from(*a) - i16::from(*b)).abs())
+            .collect();
         let max = *diffs.iter().max().unwrap();
         let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
         println!("{source}: max |diff| {max}, mean {mean:.3}");

@@ -7,8 +7,8 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 
-pub use spinfer::client::{request, Response};
 use serde_json::Value;
+pub use spinfer::client::{request, Response};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn shared_model() -> PathBuf {
-    let dir = std::env::var_os("SPINFER_SHARED_MODEL").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/model"));
+    let dir = std::env::var_os("SPINFER_SHARED_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/model"));
     assert!(dir.join("images").is_dir(), "reference assets not found at {}", dir.display());
     dir
 }
@@ -51,10 +53,15 @@ fn command(manifest: &Path, args: &[&str]) -> Command {
 
 impl Host {
     pub fn start(manifest: &Path, args: &[&str]) -> Host {
-        Self::try_start(manifest, args, &[]).unwrap_or_else(|f| panic!("spinfer did not start ({:?}):\n{}", f.code, f.stderr))
+        Self::try_start(manifest, args, &[])
+            .unwrap_or_else(|f| panic!("spinfer did not start ({:?}):\n{}", f.code, f.stderr))
     }
 
-    pub fn try_start(manifest: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Host, StartFailure> {
+    pub fn try_start(
+        manifest: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Host, StartFailure> {
         let mut cmd = command(manifest, args);
         for (k, v) in env {
             cmd.env(k, v);
@@ -94,7 +101,13 @@ impl Host {
         }
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         request(self.addr, method, path, headers, body)
     }
 
@@ -124,7 +137,8 @@ impl Drop for Host {
 
 /// ONNX Runtime's reference top-5 per shared image (../shared/model/expected_<model>.json).
 pub fn expected(model: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(shared_model().join(format!("expected_{model}.json"))).unwrap();
+    let text =
+        std::fs::read_to_string(shared_model().join(format!("expected_{model}.json"))).unwrap();
     serde_json::from_str::<Value>(&text).unwrap()["images"].as_array().unwrap().clone()
 }
 
@@ -146,8 +160,13 @@ pub fn check_model_on(h: &Host, model: &str) {
         assert_eq!(preds[0]["label"], want[0]["label"]);
         let p_got = preds[0]["probability"].as_f64().unwrap();
         let p_want = want[0]["prob"].as_f64().unwrap();
-        assert!((p_got - p_want).abs() <= 0.02, "{model} {image}: top-1 p {p_got} vs reference {p_want}");
-        let set = |v: &[Value], k: &str| v.iter().map(|p| p[k].as_u64().unwrap()).collect::<BTreeSet<_>>();
+        assert!(
+            (p_got - p_want).abs() <= 0.02,
+            "{model} {image}: top-1 p {p_got} vs reference {p_want}"
+        );
+        let set = |v: &[Value], k: &str| {
+            v.iter().map(|p| p[k].as_u64().unwrap()).collect::<BTreeSet<_>>()
+        };
         assert_eq!(set(preds, "index"), set(want, "index"), "{model} {image} top-5 set");
         for key in ["decode", "preprocess", "inference", "total"] {
             assert!(got["timings_ms"][key].as_f64().unwrap() >= 0.0, "timings_ms.{key}");
@@ -156,7 +175,6 @@ pub fn check_model_on(h: &Host, model: &str) {
     }
     assert_eq!(top1_hits, 9);
 }
-
 
 /// Start-up must fail with a message naming the problem.
 pub fn refuses(manifest: &std::path::Path, args: &[&str], env: &[(&str, &str)], expect: &str) {
