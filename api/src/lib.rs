@@ -24,6 +24,7 @@ impl Limits {
             max_body_bytes: var("SPINFER_MAX_BODY_BYTES").map_or(DEFAULT_MAX_BODY, |v| v as usize),
             decode: DecodeLimits {
                 max_pixels: var("SPINFER_MAX_PIXELS").unwrap_or(DecodeLimits::default().max_pixels),
+                ..DecodeLimits::default()
             },
         }
     }

@@ -15,8 +15,8 @@ use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
 use spinfer_api::{json, ApiError, Limits};
 use spinfer_pipeline::{
-    decode_rgb8, find_model, softmax, tensor_le_bytes, to_model_input, top_k, Labels, ModelSpec,
-    MODELS,
+    decode_for_resize, decode_full, find_model, model_input_bytes, softmax, top_k, Labels,
+    ModelSpec, MODELS, RESIZE,
 };
 use std::time::Instant;
 
@@ -42,10 +42,13 @@ async fn handle(req: IncomingRequest) -> Response {
 struct Options {
     top: usize,
     model: &'static ModelSpec,
+    /// `decode=full`: decode every image at full size (the reference's path) instead of
+    /// letting large JPEGs decode at reduced scale.
+    full_decode: bool,
 }
 
 fn parse_options(query: &str) -> Result<Options, ApiError> {
-    let mut options = Options { top: DEFAULT_TOP, model: &MODELS[0] };
+    let mut options = Options { top: DEFAULT_TOP, model: &MODELS[0], full_decode: false };
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
             "top" => {
@@ -68,6 +71,19 @@ fn parse_options(query: &str) -> Result<Options, ApiError> {
                     )
                 })?
             }
+            "decode" => {
+                options.full_decode = match value.as_ref() {
+                    "fast" => false,
+                    "full" => true,
+                    other => {
+                        return Err(ApiError::new(
+                            400,
+                            "bad_decode",
+                            format!("decode must be \"fast\" or \"full\", got {other:?}"),
+                        ))
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -82,10 +98,15 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
     let labels = load_labels(options.model)?;
 
     let t0 = Instant::now();
-    let image = decode_rgb8(&body, limits.decode)?;
+    // Large JPEGs decode at ½, ¼ or ⅛ scale: only what the 256-pixel resize needs.
+    let image = if options.full_decode {
+        decode_full(&body, limits.decode)?
+    } else {
+        decode_for_resize(&body, limits.decode, RESIZE)?
+    };
     drop(body);
     let t1 = Instant::now();
-    let input = tensor_le_bytes(&to_model_input(&image, options.model));
+    let input = model_input_bytes(&image, options.model);
     let t2 = Instant::now();
     let logits = nn::infer(options.model, &input)
         .map_err(|e| ApiError::new(503, "inference_failed", e.to_string()))?;
@@ -103,7 +124,7 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
         200,
         &json!({
             "model": options.model.name,
-            "image": { "width": image.width(), "height": image.height() },
+            "image": { "width": image.width, "height": image.height },
             "predictions": predictions,
             "timings_ms": {
                 "decode": ms(t0, t1),

@@ -1,10 +1,18 @@
 //! Bytes → RGB8 image, safely: the format comes from the bytes' magic numbers (never
-//! from a Content-Type header), the declared dimensions are checked against a pixel
-//! limit *before* any pixel is decoded (decompression bombs), JPEG EXIF orientation is
+//! from a Content-Type header), the declared dimensions are checked against limits
+//! *before* any pixel is decoded (decompression bombs), JPEG EXIF orientation is
 //! applied, and alpha/grey/16-bit inputs are converted to 8-bit RGB as Pillow's
 //! `convert("RGB")` does.
+//!
+//! Two limits: a header sanity cap on what an image may *declare* (200 MP by default)
+//! and a cap on what is *decoded* (40 MP). A large JPEG that is decoded at reduced scale
+//! ([`crate::jpeg`]) is judged by its decoded size, so a 48 MP phone photo, decoded at ⅛
+//! to 1000×750, is fine; every other format (and progressive JPEG, whose coefficients
+//! are held at full size) is decoded at full size and judged by that.
 
 use crate::error::PipelineError;
+use crate::jpeg;
+use crate::preprocess::resized_size;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use std::io::Cursor;
 
@@ -15,18 +23,55 @@ pub const SUPPORTED: [ImageFormat; 5] =
 /// Limits applied while decoding one image.
 #[derive(Debug, Clone, Copy)]
 pub struct DecodeLimits {
-    /// Largest width × height accepted (default 40 megapixels).
+    /// Largest width × height actually decoded (default 40 megapixels).
     pub max_pixels: u64,
+    /// Largest width × height an image may declare in its header, whatever scale it is
+    /// decoded at (default 200 megapixels).
+    pub max_header_pixels: u64,
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        Self { max_pixels: 40_000_000 }
+        Self { max_pixels: 40_000_000, max_header_pixels: 200_000_000 }
     }
 }
 
-/// Decode `bytes` into an upright 8-bit RGB image.
+/// A decoded image and the upright size of the full image it stands for.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The pixels: the full image, or a JPEG decoded at ½, ¼ or ⅛ scale.
+    pub image: RgbImage,
+    /// Upright full-size width and height (EXIF orientation applied).
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Decode `bytes` into an upright 8-bit RGB image at full size.
 pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, PipelineError> {
+    decode_full(bytes, limits).map(|d| d.image)
+}
+
+/// [`decode_rgb8`] as a [`Decoded`] (the full-size path, for callers that can take both).
+pub fn decode_full(bytes: &[u8], limits: DecodeLimits) -> Result<Decoded, PipelineError> {
+    decode(bytes, limits, None)
+}
+
+/// Decode `bytes` for a resize whose short side will be `short_side`: JPEGs larger than
+/// that are decoded at the smallest of ⅛, ¼, ½ that still covers the resized size (as
+/// Pillow's `draft`); everything else at full size.
+pub fn decode_for_resize(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    short_side: u32,
+) -> Result<Decoded, PipelineError> {
+    decode(bytes, limits, Some(short_side))
+}
+
+fn decode(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    short_side: Option<u32>,
+) -> Result<Decoded, PipelineError> {
     if bytes.is_empty() {
         return Err(PipelineError::EmptyBody);
     }
@@ -34,12 +79,73 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Pipel
     if !SUPPORTED.contains(&format) {
         return Err(PipelineError::UnsupportedFormat(format_name(format)));
     }
-    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+    if format == ImageFormat::Jpeg {
+        if !jpeg::is_complete(bytes) {
+            return Err(PipelineError::Decode {
+                format: format_name(format),
+                reason: "the data is truncated (no end-of-image marker after the last scan)".into(),
+            });
+        }
+        if let Some(frame) = jpeg::frame_header(bytes).filter(|f| f.scalable()) {
+            return decode_jpeg(bytes, frame, limits, short_side);
+        }
+    }
+    let image = decode_general(bytes, format, limits)?;
+    Ok(Decoded { width: image.width(), height: image.height(), image })
+}
+
+fn decode_jpeg(
+    bytes: &[u8],
+    frame: jpeg::FrameHeader,
+    limits: DecodeLimits,
+    short_side: Option<u32>,
+) -> Result<Decoded, PipelineError> {
+    let (width, height) = (frame.width, frame.height);
+    let pixels = u64::from(width) * u64::from(height);
+    check_pixels(width, height, limits.max_header_pixels)?;
+    if width == 0 || height == 0 {
         return Err(PipelineError::Decode {
-            format: format_name(format),
-            reason: "the data is truncated (no end-of-image marker after the last scan)".into(),
+            format: "JPEG".into(),
+            reason: format!("the frame header declares {width}x{height} pixels"),
         });
     }
+    // A resize target is symmetric in width and height, so the raw (pre-orientation)
+    // sizes give the same scale as the upright ones.
+    let eighths = short_side
+        .map_or(8, |s| jpeg::scale_eighths(width, height, resized_size(width, height, s)));
+    let decoded = if frame.progressive() {
+        pixels // progressive coefficients are held at full size whatever the output scale
+    } else {
+        u64::from(jpeg::scaled(width, eighths)) * u64::from(jpeg::scaled(height, eighths))
+    };
+    if decoded > limits.max_pixels {
+        return Err(PipelineError::TooManyPixels {
+            width,
+            height,
+            pixels,
+            limit: limits.max_pixels,
+        });
+    }
+    let image = jpeg::decode_scaled(bytes, frame, eighths)?;
+    let turned = image.width() != jpeg::scaled(width, eighths);
+    let (width, height) = if turned { (height, width) } else { (width, height) };
+    Ok(Decoded { image, width, height })
+}
+
+fn check_pixels(width: u32, height: u32, limit: u64) -> Result<(), PipelineError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limit {
+        return Err(PipelineError::TooManyPixels { width, height, pixels, limit });
+    }
+    Ok(())
+}
+
+/// Every format through the `image` crate, at full size.
+fn decode_general(
+    bytes: &[u8],
+    format: ImageFormat,
+    limits: DecodeLimits,
+) -> Result<RgbImage, PipelineError> {
     let fail = |e: image::ImageError| match e {
         // A header whose dimensions cannot even be addressed (e.g. on wasm32) is a bomb too.
         image::ImageError::Limits(l) => {
@@ -54,12 +160,13 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Pipel
     reader.no_limits();
     let mut decoder = reader.into_decoder().map_err(fail)?;
     let (width, height) = decoder.dimensions();
-    let pixels = u64::from(width) * u64::from(height);
-    let too_many = PipelineError::TooManyPixels { width, height, pixels, limit: limits.max_pixels };
-    if pixels > limits.max_pixels {
-        return Err(too_many);
-    }
-    decoder.set_limits(image::Limits::default()).map_err(|_| too_many.clone())?;
+    check_pixels(width, height, limits.max_pixels.min(limits.max_header_pixels))?;
+    decoder.set_limits(image::Limits::default()).map_err(|_| PipelineError::TooManyPixels {
+        width,
+        height,
+        pixels: u64::from(width) * u64::from(height),
+        limit: limits.max_pixels,
+    })?;
     let orientation = decoder.orientation().map_err(fail)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(fail)?;
     image.apply_orientation(orientation);
@@ -67,18 +174,6 @@ pub fn decode_rgb8(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Pipel
         DynamicImage::ImageRgb8(rgb) => rgb,
         other => other.to_rgb8(),
     })
-}
-
-/// JPEG decoders fill a cut-off scan with grey instead of failing, so check the
-/// structure: an end-of-image marker (FF D9) must follow the last start-of-scan
-/// (FF DA). Entropy-coded data stuffs every FF byte, so neither marker can appear
-/// inside a scan; an EXIF thumbnail's markers come before the main image's scan.
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let find_last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
-    match (find_last(0xDA), find_last(0xD9)) {
-        (Some(sos), Some(eoi)) => eoi > sos,
-        _ => false,
-    }
 }
 
 fn format_name(format: ImageFormat) -> String {
@@ -173,6 +268,84 @@ mod tests {
         assert!(src.iter().zip(got).all(|(a, b)| a.abs_diff(b) <= 8), "{src:?} vs {got:?}");
     }
 
+    /// A smooth photo-like gradient, so a reduced-scale decode should stay close to full.
+    fn smooth(w: u32, h: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
+            let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+            Rgb([(255.0 * fx) as u8, (255.0 * fy) as u8, (128.0 + 100.0 * (fx * 9.0).sin()) as u8])
+        }))
+    }
+
+    #[test]
+    fn large_jpeg_decodes_at_reduced_scale_and_crops_like_full_size() {
+        let bytes = encode(&smooth(1600, 1200), ImageFormat::Jpeg);
+        let fast = decode_for_resize(&bytes, DecodeLimits::default(), 256).unwrap();
+        // 1600×1200 → 341×256 after the resize: ¼ (400×300) is the smallest that covers it.
+        assert_eq!(fast.image.dimensions(), (400, 300));
+        assert_eq!((fast.width, fast.height), (1600, 1200));
+        let full = decode_full(&bytes, DecodeLimits::default()).unwrap();
+        assert_eq!(full.image.dimensions(), (1600, 1200));
+        let model = &crate::MODELS[0];
+        let (a, b) =
+            (crate::model_input_bytes(&fast, model), crate::model_input_bytes(&full, model));
+        let (a, b) = (crate::f32s_from_le_bytes(&a), crate::f32s_from_le_bytes(&b));
+        let mean = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+        assert!(mean < 0.02, "mean |Δ| of the normalised tensors {mean}");
+        // Small photos (short side under 512) decode at full size on both paths.
+        let small = encode(&smooth(640, 427), ImageFormat::Jpeg);
+        let fast = decode_for_resize(&small, DecodeLimits::default(), 256).unwrap();
+        assert_eq!(fast.image.dimensions(), (640, 427));
+    }
+
+    #[test]
+    fn reduced_scale_decode_applies_exif_orientation() {
+        let bytes = jpeg_with_orientation(&smooth(1600, 800), 6);
+        let fast = decode_for_resize(&bytes, DecodeLimits::default(), 256).unwrap();
+        assert_eq!((fast.width, fast.height), (800, 1600));
+        assert_eq!(fast.image.dimensions(), (400, 800)); // ½ of the upright image
+        let full = decode_full(&bytes, DecodeLimits::default()).unwrap();
+        assert_eq!(full.image.dimensions(), (800, 1600));
+        // Upright top-right corner = the source's top-left (dark red/green, mid blue).
+        let (f, s) = (full.image.get_pixel(799, 0).0, fast.image.get_pixel(399, 0).0);
+        assert!(f.iter().zip(s).all(|(a, b)| a.abs_diff(b) <= 12), "{f:?} vs {s:?}");
+    }
+
+    #[test]
+    fn the_pixel_cap_bounds_what_is_decoded_the_header_cap_what_is_declared() {
+        let bytes = encode(&smooth(1600, 1200), ImageFormat::Jpeg);
+        // 1.92 MP declared, 0.12 MP decoded at ¼.
+        let limits = DecodeLimits { max_pixels: 200_000, ..Default::default() };
+        assert!(decode_for_resize(&bytes, limits, 256).is_ok());
+        let err = decode_full(&bytes, limits).unwrap_err();
+        assert!(matches!(err, PipelineError::TooManyPixels { pixels: 1_920_000, .. }), "{err:?}");
+        let limits = DecodeLimits { max_header_pixels: 1_000_000, ..Default::default() };
+        let err = decode_for_resize(&bytes, limits, 256).unwrap_err();
+        assert_eq!(
+            err,
+            PipelineError::TooManyPixels {
+                width: 1600,
+                height: 1200,
+                pixels: 1_920_000,
+                limit: 1_000_000
+            }
+        );
+        assert_eq!(err.status(), 422);
+    }
+
+    #[test]
+    fn progressive_jpeg_counts_its_full_size() {
+        // Progressive decoders hold every coefficient at full size, whatever the output.
+        let bytes =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../static/samples/yurt.jpg"))
+                .unwrap();
+        assert!(jpeg::frame_header(&bytes).unwrap().progressive());
+        let fast = decode_for_resize(&bytes, DecodeLimits::default(), 256).unwrap();
+        assert_eq!(fast.image.dimensions(), (256, 256)); // 512×512 at ½
+        let limits = DecodeLimits { max_pixels: 200_000, ..Default::default() };
+        let err = decode_for_resize(&bytes, limits, 256).unwrap_err();
+        assert!(matches!(err, PipelineError::TooManyPixels { pixels: 262_144, .. }), "{err:?}");
+    }
+
     #[test]
     fn truncated_jpeg_is_a_decode_error() {
         let bytes = encode(&sample(64, 64), ImageFormat::Jpeg);
@@ -191,12 +364,15 @@ mod tests {
     #[test]
     fn pixel_limit_is_checked_from_the_header() {
         let bytes = encode(&sample(300, 200), ImageFormat::Png);
-        let err = decode_rgb8(&bytes, DecodeLimits { max_pixels: 59_999 }).unwrap_err();
+        let err = decode_rgb8(&bytes, DecodeLimits { max_pixels: 59_999, ..Default::default() })
+            .unwrap_err();
         assert_eq!(
             err,
             PipelineError::TooManyPixels { width: 300, height: 200, pixels: 60_000, limit: 59_999 }
         );
-        assert!(decode_rgb8(&bytes, DecodeLimits { max_pixels: 60_000 }).is_ok());
+        assert!(
+            decode_rgb8(&bytes, DecodeLimits { max_pixels: 60_000, ..Default::default() }).is_ok()
+        );
     }
 
     /// PNG chunk CRC (ISO-HDLC CRC-32), so the forged header passes the decoder's check.

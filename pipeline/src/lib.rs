@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod error;
+pub mod jpeg;
 pub mod models;
 pub mod preprocess;
 pub mod resample;
@@ -14,10 +15,11 @@ pub mod topk;
 /// The `image` crate this pipeline is built on, for callers that encode test images.
 pub use image;
 
-pub use decode::{decode_rgb8, DecodeLimits};
+pub use decode::{decode_for_resize, decode_full, decode_rgb8, DecodeLimits, Decoded};
 pub use error::PipelineError;
 pub use models::{find_model, ModelSpec, Normalisation, MODELS};
 pub use preprocess::{
-    f32s_from_le_bytes, geometry, normalise_nchw, resize_and_crop, tensor_le_bytes, to_model_input,
+    f32s_from_le_bytes, geometry, model_input_bytes, normalise_nchw, resize_and_crop, resized_size,
+    tensor_le_bytes, to_model_input, RESIZE,
 };
 pub use topk::{softmax, top_k, Labels, Prediction};

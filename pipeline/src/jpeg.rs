@@ -1,0 +1,186 @@
+//! JPEG at reduced scale, as libjpeg's `scale_denom` and Pillow's `draft` do it: when the
+//! photo is larger than the resize needs, the inverse DCT of each 8×8 block produces only
+//! a 4×4, 2×2 or 1×1 block, so a 12 MP photo costs about what a 0.2 MP one does to turn
+//! into pixels (the entropy decoding still reads every coefficient).
+//!
+//! The frame header is read here first (size, precision, components, coding process)
+//! so that every later decision — the header sanity cap, the bound on what will really
+//! be decoded, the choice of scale — is made before any pixel exists. Frames that the
+//! scaled decoder does not cover (CMYK, 12/16-bit, lossless, arithmetic coding) return
+//! [`Frame::Other`] and go through the general decoder at full size.
+
+use crate::error::PipelineError;
+use image::metadata::Orientation;
+use image::{DynamicImage, RgbImage};
+
+/// What the frame header of a JPEG says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub width: u32,
+    pub height: u32,
+    pub components: u8,
+    pub precision: u8,
+    /// SOF marker byte (0xC0 baseline, 0xC1 extended, 0xC2 progressive, …).
+    pub marker: u8,
+}
+
+impl FrameHeader {
+    pub fn progressive(&self) -> bool {
+        matches!(self.marker, 0xC2 | 0xC6 | 0xCA | 0xCE)
+    }
+
+    /// Whether the scaled decoder handles this frame: 8-bit Huffman-coded sequential or
+    /// progressive DCT, greyscale or YCbCr/RGB.
+    pub fn scalable(&self) -> bool {
+        matches!(self.marker, 0xC0..=0xC2)
+            && self.precision == 8
+            && matches!(self.components, 1 | 3)
+    }
+}
+
+/// Find the first start-of-frame segment. `None` when the markers before it are broken
+/// or there is none (the general decoder then reports what is wrong).
+pub fn frame_header(bytes: &[u8]) -> Option<FrameHeader> {
+    if bytes.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        // Markers may be padded with any number of 0xFF fill bytes.
+        while *bytes.get(at)? == 0xFF && *bytes.get(at + 1)? == 0xFF {
+            at += 1;
+        }
+        if *bytes.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(at + 1)?;
+        let len = usize::from(u16::from_be_bytes([*bytes.get(at + 2)?, *bytes.get(at + 3)?]));
+        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            let seg = bytes.get(at + 4..at + 2 + len.max(8))?;
+            return Some(FrameHeader {
+                precision: seg[0],
+                height: u32::from(u16::from_be_bytes([seg[1], seg[2]])),
+                width: u32::from(u16::from_be_bytes([seg[3], seg[4]])),
+                components: seg[5],
+                marker,
+            });
+        }
+        if marker == 0xDA || marker == 0xD9 || len < 2 {
+            return None; // a scan or the end before any frame header
+        }
+        at += 2 + len;
+    }
+}
+
+/// The IDCT output size in eighths (8 = full size, 4 = ½, 2 = ¼, 1 = ⅛): the smallest
+/// whose output still covers `cover` (width, height) in both directions.
+pub fn scale_eighths(width: u32, height: u32, cover: (u32, u32)) -> u32 {
+    [1, 2, 4]
+        .into_iter()
+        .find(|&s| scaled(width, s) >= cover.0 && scaled(height, s) >= cover.1)
+        .unwrap_or(8)
+}
+
+/// Output length of `len` pixels at `eighths`/8 scale (the decoder rounds up).
+pub fn scaled(len: u32, eighths: u32) -> u32 {
+    (len * eighths).div_ceil(8)
+}
+
+/// Decode at `eighths`/8 of the full size into 8-bit RGB, upright (EXIF orientation
+/// applied). The frame must be [`FrameHeader::scalable`].
+pub fn decode_scaled(
+    bytes: &[u8],
+    frame: FrameHeader,
+    eighths: u32,
+) -> Result<RgbImage, PipelineError> {
+    let fail = |e: jpeg_decoder::Error| PipelineError::Decode {
+        format: "JPEG".into(),
+        reason: e.to_string(),
+    };
+    let (want_w, want_h) = (scaled(frame.width, eighths), scaled(frame.height, eighths));
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    // The decoder picks the smallest scale covering width *or* height; asking for exactly
+    // the size of the chosen scale makes that the one it picks (checked below).
+    let (w, h) = decoder.scale(want_w as u16, want_h as u16).map_err(fail)?;
+    let (w, h) = (u32::from(w), u32::from(h));
+    if (w, h) != (want_w, want_h) {
+        return Err(PipelineError::Decode {
+            format: "JPEG".into(),
+            reason: format!("scaled decode gave {w}x{h}, expected {want_w}x{want_h}"),
+        });
+    }
+    let pixels = decoder.decode().map_err(fail)?;
+    let rgb = match frame.components {
+        1 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
+        _ => pixels,
+    };
+    let image = RgbImage::from_raw(w, h, rgb).ok_or_else(|| PipelineError::Decode {
+        format: "JPEG".into(),
+        reason: format!("decoder returned too few pixels for {w}x{h}"),
+    })?;
+    let orientation =
+        decoder.exif_data().and_then(exif_orientation).unwrap_or(Orientation::NoTransforms);
+    if orientation == Orientation::NoTransforms {
+        return Ok(image);
+    }
+    let mut image = DynamicImage::ImageRgb8(image);
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
+}
+
+/// Orientation from an EXIF block as the decoder returns it (TIFF header first).
+fn exif_orientation(tiff: &[u8]) -> Option<Orientation> {
+    Orientation::from_exif_chunk(tiff)
+}
+
+/// JPEG decoders fill a cut-off scan with grey instead of failing, so check the
+/// structure: an end-of-image marker (FF D9) must follow the last start-of-scan
+/// (FF DA). Entropy-coded data stuffs every FF byte, so neither marker can appear
+/// inside a scan; an EXIF thumbnail's markers come before the main image's scan.
+pub fn is_complete(bytes: &[u8]) -> bool {
+    let find_last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
+    match (find_last(0xDA), find_last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_is_the_smallest_that_covers_both_sides() {
+        // 773×512 photo resized to 386×256: ½ gives 387×256.
+        assert_eq!(scale_eighths(773, 512, (386, 256)), 4);
+        // 12 MP (4032×3024 → 341×256): ⅛ gives 504×378.
+        assert_eq!(scale_eighths(4032, 3024, (341, 256)), 1);
+        // 48 MP (8000×6000 → 341×256): ⅛ gives 1000×750.
+        assert_eq!(scale_eighths(8000, 6000, (341, 256)), 1);
+        // 640×427 → 383×256: ½ gives 320×214, too small; full size.
+        assert_eq!(scale_eighths(640, 427, (383, 256)), 8);
+        // 1200×1200 → 256×256: ¼ gives 300×300.
+        assert_eq!(scale_eighths(1200, 1200, (256, 256)), 2);
+        assert_eq!(scaled(773, 4), 387);
+        assert_eq!(scaled(1, 1), 1);
+    }
+
+    #[test]
+    fn frame_header_is_found_after_app_segments_and_fill_bytes() {
+        // SOI, APP0 (length 4: two payload bytes), fill bytes, SOF2: 8-bit, 3×2, 3 components.
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 1, 2, 0xFF, 0xFF];
+        jpeg.extend_from_slice(&[0xFF, 0xC2, 0x00, 0x11, 8, 0x00, 0x02, 0x00, 0x03, 3]);
+        jpeg.extend_from_slice(&[0; 9]);
+        let frame = frame_header(&jpeg).unwrap();
+        assert_eq!(
+            frame,
+            FrameHeader { width: 3, height: 2, components: 3, precision: 8, marker: 0xC2 }
+        );
+        assert!(frame.progressive() && frame.scalable());
+        assert_eq!(frame_header(&jpeg[..12]), None);
+        assert_eq!(frame_header(b"\xFF\xD8\xFF\xDA\x00\x02"), None);
+        let cmyk = FrameHeader { components: 4, ..frame };
+        assert!(!cmyk.scalable());
+    }
+}
