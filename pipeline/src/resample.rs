@@ -75,47 +75,47 @@ pub fn resize_window(
 
     // Horizontal pass over the needed rows (or a plain column slice when width is kept).
     let tw = win_w as usize;
+    let half = 1i32 << (PRECISION_BITS - 1);
     let mut temp = vec![0u8; (row1 - row0) * tw * 3];
-    for (ty, y) in (row0..row1).enumerate() {
+    for (y, out_row) in (row0..row1).zip(temp.chunks_exact_mut(tw * 3)) {
         let src_row = &src[y * in_w * 3..(y + 1) * in_w * 3];
-        let out_row = &mut temp[ty * tw * 3..(ty + 1) * tw * 3];
-        for (i, &(xmin, n)) in h.bounds.iter().enumerate() {
-            if !need_h {
-                let x = left as usize + i;
-                out_row[i * 3..i * 3 + 3].copy_from_slice(&src_row[x * 3..x * 3 + 3]);
-                continue;
+        if !need_h {
+            out_row.copy_from_slice(&src_row[left as usize * 3..(left as usize + tw) * 3]);
+            continue;
+        }
+        let taps = h.weights.chunks_exact(h.ksize);
+        for ((out, &(xmin, n)), taps) in out_row.chunks_exact_mut(3).zip(&h.bounds).zip(taps) {
+            let (mut r, mut g, mut b) = (half, half, half);
+            for (p, &w) in src_row[xmin * 3..(xmin + n) * 3].chunks_exact(3).zip(taps) {
+                r += i32::from(p[0]) * w;
+                g += i32::from(p[1]) * w;
+                b += i32::from(p[2]) * w;
             }
-            let k = &h.weights[i * h.ksize..i * h.ksize + n];
-            let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
-            for (t, &w) in k.iter().enumerate() {
-                let p = &src_row[(xmin + t) * 3..(xmin + t) * 3 + 3];
-                for c in 0..3 {
-                    acc[c] += i32::from(p[c]) * w;
-                }
-            }
-            for c in 0..3 {
-                out_row[i * 3 + c] = clip8(acc[c]);
-            }
+            out.copy_from_slice(&[clip8(r), clip8(g), clip8(b)]);
         }
     }
 
-    // Vertical pass.
+    // Vertical pass, a whole row at a time so the inner loop runs over contiguous bytes
+    // (and vectorises); the sums are integers, so their order changes no bit.
     let mut out = RgbImage::new(win_w, win_h);
     let dst: &mut [u8] = &mut out;
-    for (j, &(ymin, n)) in v.bounds.iter().enumerate() {
-        let out_row = &mut dst[j * tw * 3..(j + 1) * tw * 3];
+    let mut acc = vec![0i32; tw * 3];
+    let rows = dst.chunks_exact_mut(tw * 3).zip(&v.bounds).zip(v.weights.chunks_exact(v.ksize));
+    for (j, ((out_row, &(ymin, n)), taps)) in rows.enumerate() {
         if !need_v {
             let ty = top as usize + j - row0;
             out_row.copy_from_slice(&temp[ty * tw * 3..(ty + 1) * tw * 3]);
             continue;
         }
-        let k = &v.weights[j * v.ksize..j * v.ksize + n];
-        for (x, px) in out_row.iter_mut().enumerate() {
-            let mut acc = 1i32 << (PRECISION_BITS - 1);
-            for (t, &w) in k.iter().enumerate() {
-                acc += i32::from(temp[(ymin - row0 + t) * tw * 3 + x]) * w;
+        acc.fill(half);
+        for (t, &w) in taps[..n].iter().enumerate() {
+            let row = &temp[(ymin - row0 + t) * tw * 3..(ymin - row0 + t + 1) * tw * 3];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a += i32::from(p) * w;
             }
-            *px = clip8(acc);
+        }
+        for (o, &a) in out_row.iter_mut().zip(&acc) {
+            *o = clip8(a);
         }
     }
     out

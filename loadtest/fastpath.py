@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""fastpath.py bench|load — the image fast path measured against the Python peer, in one run.
+
+Starts `spinfer up` (spin.toml, native ONNX Runtime) and two copies of the peer
+(loadtest/peer: Flask + gunicorn, one sync worker per core, Pillow + the same ONNX
+Runtime session settings), one with Pillow's JPEG draft mode (PEER_DRAFT=1, the best
+version of that stack) and one without (PEER_DRAFT=0). Photos: the web-size samples
+(static/samples) and the phone photos of scripts/photos.py (12 MP, 48 MP).
+
+bench (in `make bench`):
+  - Wasm tax per stage: decode and preprocess of each photo inside classify.wasm (its own
+    `timings_ms`) vs the same pipeline crate built natively (pipeline/examples/stages),
+    interleaved request by request; ratio of p50s.
+  - End to end, one client: `POST /classify` p50 per photo on spinfer and on both peers,
+    interleaved (spinfer, peer, peer-no-draft, spinfer, …); spinfer's inference p50 and
+    e2e − inference.
+load (in `make load`):
+  - Throughput at saturation (closed loop, CONC clients each, LOAD_SECONDS per run):
+    web-size JPEG photos, and a 9:1 mix of web-size and 12 MP photos; spinfer / peer
+    ratios against both peers.
+Prints one line per figure; `--json FILE` also writes them.
+"""
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import photos  # noqa: E402
+from spinfer_proc import Spinfer, wait_until  # noqa: E402
+
+CORES = os.cpu_count()
+WEB = ["static/samples/eagle.jpg", "static/samples/grace_hopper.jpg", "static/samples/yurt.jpg",
+       "static/samples/strawberry.jpg"]
+PNG = ["static/samples/cat.png"]
+PHONE = ["target/photos/phone12.jpg", "target/photos/phone48.jpg"]
+
+
+def read(rel):
+    with open(os.path.join(ROOT, rel), "rb") as fh:
+        return fh.read()
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection."""
+
+    def __init__(self, addr):
+        host, port = addr.rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
+
+    def post(self, path, body):
+        t0 = time.perf_counter()
+        self.conn.request("POST", path, body=body, headers={"content-type": "application/octet-stream"})
+        resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, data, (time.perf_counter() - t0) * 1e3
+
+
+class Peer:
+    def __init__(self, draft):
+        self.draft, self.proc = draft, None
+
+    def __enter__(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        self.addr = f"127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [os.path.join(ROOT, ".venv/bin/gunicorn"), "-w", str(CORES), "-b", self.addr, "--chdir",
+             os.path.join(HERE, "peer"), "--log-level", "warning", "app:app"],
+            env={**os.environ, "PEER_DRAFT": "1" if self.draft else "0"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+        wait_until(up, 120, "the Python peer")
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait()
+        return False
+
+
+def p50(xs):
+    return statistics.median(xs)
+
+
+def bench(sp, peers, rounds, out):
+    stages = subprocess.Popen([os.path.join(os.environ["PIPELINE_TARGET"], "release/examples/stages")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    images = WEB + PNG + PHONE
+    spc = Client(sp.addr)
+    pcs = {name: Client(p.addr) for name, p in peers.items()}
+    rec = {img: {"native": [], "wasm": [], "e2e": {"spinfer": [], **{n: [] for n in peers}}, "inference": []}
+           for img in images}
+    bodies = {img: read(img) for img in images}
+    for img in images:  # warm-up: every path once
+        spc.post("/classify", bodies[img])
+        for c in pcs.values():
+            c.post("/classify", bodies[img])
+    for _ in range(rounds):
+        for img in images:
+            stages.stdin.write(os.path.join(ROOT, img) + "\n")
+            stages.stdin.flush()
+            d, p = map(float, stages.stdout.readline().split())
+            rec[img]["native"].append((d, p))
+            status, data, ms = spc.post("/classify", bodies[img])
+            assert status == 200, (img, status, data[:200])
+            t = json.loads(data)["timings_ms"]
+            rec[img]["wasm"].append((t["decode"], t["preprocess"]))
+            rec[img]["inference"].append(t["inference"])
+            rec[img]["e2e"]["spinfer"].append(ms)
+            for name, c in pcs.items():
+                status, data, ms = c.post("/classify", bodies[img])
+                assert status == 200, (name, img, status, data[:200])
+                rec[img]["e2e"][name].append(ms)
+    stages.stdin.close()
+    stages.wait()
+    print(f"[fastpath] Wasm tax: decode + preprocess, p50 of {rounds} interleaved runs each "
+          f"(native = the pipeline crate built for x86_64, wasm = inside classify.wasm on spinfer)")
+    for img in images:
+        r = rec[img]
+        nd, npp = p50([x[0] for x in r["native"]]), p50([x[1] for x in r["native"]])
+        wd, wp = p50([x[0] for x in r["wasm"]]), p50([x[1] for x in r["wasm"]])
+        line = (f"  {os.path.basename(img):18} decode native {nd:7.2f} wasm {wd:7.2f} ms ({wd / nd:4.2f}x)   preprocess "
+                f"native {npp:5.2f} wasm {wp:5.2f} ms ({wp / npp:4.2f}x)   total {(wd + wp) / (nd + npp):4.2f}x")
+        print(line)
+        out.setdefault("wasm_tax", {})[img] = {"native": [nd, npp], "wasm": [wd, wp], "ratio": (wd + wp) / (nd + npp)}
+    print(f"[fastpath] end to end, one client, POST /classify p50 (ms), {rounds} interleaved requests each")
+    web_e2e = []
+    for img in images:
+        r = rec[img]
+        e = {k: p50(v) for k, v in r["e2e"].items()}
+        inf = p50(r["inference"])
+        if img in WEB:
+            web_e2e.append(e["spinfer"])
+        print(f"  {os.path.basename(img):18} spinfer {e['spinfer']:7.1f} (inference {inf:5.1f}, e2e − inference "
+              f"{e['spinfer'] - inf:5.1f})   " + "   ".join(f"{n} {v:7.1f} ({v / e['spinfer']:4.2f}x spinfer)"
+                                                           for n, v in e.items() if n != "spinfer"))
+        out.setdefault("e2e_p50_ms", {})[img] = {**e, "inference": inf}
+    web = p50(web_e2e)
+    p12, p48 = out["e2e_p50_ms"][PHONE[0]]["spinfer"], out["e2e_p50_ms"][PHONE[1]]["spinfer"]
+    print(f"[fastpath] 12 MP p50 / web-size p50 = {p12:.1f} / {web:.1f} = {p12 / web:.2f}x; "
+          f"48 MP / 12 MP = {p48 / p12:.2f}x")
+    out["phone_ratios"] = {"p12_over_web": p12 / web, "p48_over_p12": p48 / p12}
+
+
+def closed_loop(addr, bodies, conc, seconds):
+    """conc clients, each sending bodies[i % len] in turn for `seconds`; returns (ok/s, p50, p99, errors)."""
+    lat, errors, stop = [], [0], time.time() + seconds
+    lock = threading.Lock()
+
+    def run(k):
+        c, i = Client(addr), k
+        while time.time() < stop:
+            try:
+                status, _, ms = c.post("/classify", bodies[i % len(bodies)])
+            except OSError:
+                with lock:
+                    errors[0] += 1
+                c = Client(addr)
+                continue
+            i += 1
+            with lock:
+                (lat.append(ms) if status == 200 else errors.__setitem__(0, errors[0] + 1))
+
+    t0 = time.time()
+    threads = [threading.Thread(target=run, args=(k * 7,)) for k in range(conc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.time() - t0
+    lat.sort()
+    q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] if lat else float("nan")
+    return len(lat) / wall, q(0.5), q(0.99), errors[0]
+
+
+def load(sp, peers, seconds, conc, out):
+    web = [read(img) for img in WEB]
+    phone12 = read(PHONE[0])
+    mix = web * 2 + [web[0]] + [phone12]  # 9 web-size : 1 phone photo
+    mixes = {"web-size JPEG": web, "9:1 web-size + 12 MP": mix}
+    targets = {"spinfer": sp.addr, **{n: p.addr for n, p in peers.items()}}
+    print(f"[fastpath] throughput at saturation: closed loop, {conc} clients, {seconds:g} s per run, "
+          f"runs interleaved over 2 rounds; {CORES} cores")
+    for name, bodies in mixes.items():
+        rps = {t: [] for t in targets}
+        for _ in range(2):
+            for t, addr in targets.items():
+                r, p50_, p99_, err = closed_loop(addr, bodies, conc, seconds)
+                rps[t].append(r)
+                print(f"  {name:22} {t:16} {r:6.1f} req/s  p50 {p50_:6.1f}  p99 {p99_:6.1f} ms  errors {err}")
+        best = {t: max(v) for t, v in rps.items()}
+        ratios = "   ".join(f"spinfer / {t} = {best['spinfer'] / v:.2f}x" for t, v in best.items() if t != "spinfer")
+        print(f"[fastpath] {name}: best of 2: " + ", ".join(f"{t} {v:.1f}" for t, v in best.items()) + f"   {ratios}")
+        out.setdefault("throughput", {})[name] = best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["bench", "load"])
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", "30")))
+    ap.add_argument("--seconds", type=float, default=float(os.environ.get("LOAD_SECONDS", "15")))
+    ap.add_argument("--conc", type=int, default=int(os.environ.get("CONC", "4")))
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    photos.main(os.path.join(ROOT, "target/photos"))
+    out = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": CORES}
+    with Spinfer("-f", "spin.toml") as sp, Peer(True) as pd, Peer(False) as pn:
+        peers = {"peer (draft)": pd, "peer (no draft)": pn}
+        if args.mode == "bench":
+            bench(sp, peers, args.rounds, out)
+        else:
+            load(sp, peers, args.seconds, args.conc, out)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""accuracy_guard.py — does decoding large JPEGs at reduced scale change the answers?
+
+Starts `spinfer up` (spin.toml, native ONNX Runtime), makes the test photos
+(scripts/photos.py: ≥ 50 of sizes 1024 px … 48 MP, from what ships here) and sends every
+photo — those, the sample photos and, where present, the reference photos — twice through
+`POST /classify`: as served (`decode=fast`, the default: ½/¼/⅛-scale JPEG decode when the
+photo is larger than the resize needs) and with `?decode=full` (full-size decode, the
+reference's path). Reports top-1 agreement and mean |Δp| of the full path's top-1 class,
+per photo kind; exits 1 if agreement is under 98 % (the fast-path issue's bar) or if any
+request fails. Used by `make test` and quoted in README.md.
+"""
+import glob
+import json
+import os
+import sys
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import photos  # noqa: E402
+from spinfer_proc import ROOT, Spinfer  # noqa: E402
+
+BAR = 0.98
+
+
+def classify(addr, body, query):
+    req = urllib.request.Request(f"http://{addr}/classify?top=20{query}", data=body, method="POST",
+                                 headers={"content-type": "application/octet-stream"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.load(resp)
+
+
+def main():
+    out = os.path.join(ROOT, "target/photos")
+    photos.main(out)
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    # The full-size path refuses photos over the 40 MP decode cap (phone48.jpg): nothing to compare.
+    files = [(os.path.join(out, m["file"]), m["kind"]) for m in manifest if m["width"] * m["height"] <= 40_000_000]
+    for pattern in ("static/samples/*.jpg", "static/samples/*.png", "tests/data/images/*"):
+        files += [(f, "shipped") for f in sorted(glob.glob(os.path.join(ROOT, pattern)))]
+    rows = []
+    with Spinfer("-f", "spin.toml") as s:
+        for path, kind in files:
+            body = open(path, "rb").read()
+            full = classify(s.addr, body, "&decode=full")
+            fast = classify(s.addr, body, "")
+            top = full["predictions"][0]
+            p_fast = next((p["probability"] for p in fast["predictions"] if p["index"] == top["index"]), 0.0)
+            rows.append({"file": os.path.relpath(path, ROOT), "kind": kind, "agree": fast["predictions"][0]["index"] == top["index"],
+                         "dp": abs(p_fast - top["probability"]),
+                         "decode_ms": (full["timings_ms"]["decode"], fast["timings_ms"]["decode"])})
+        # Phone photos made from eagle.jpg (12 MP and 48 MP, over the 40 MP full-decode cap)
+        # answer 200 with the web-size original's top-1.
+        eagle = classify(s.addr, open(os.path.join(ROOT, "static/samples/eagle.jpg"), "rb").read(), "")
+        for m in manifest:
+            if m["kind"] == "phone":
+                got = classify(s.addr, open(os.path.join(out, m["file"]), "rb").read(), "")
+                top, want = got["predictions"][0], eagle["predictions"][0]
+                print(f"[accuracy] {m['file']} ({m['width']}x{m['height']}, {m['bytes'] / 2**20:.1f} MiB): "
+                      f"{top['label']} p={top['probability']:.3f}, decode {got['timings_ms']['decode']:.1f} ms")
+                if top["index"] != want["index"] or got["image"] != {"width": m["width"], "height": m["height"]}:
+                    print(f"[accuracy] FAIL: {m['file']} gave {top} / {got['image']}, eagle.jpg gave {want}")
+                    return 1
+    for kind in sorted({r["kind"] for r in rows}) + ["all"]:
+        rs = [r for r in rows if kind in ("all", r["kind"])]
+        agree = sum(r["agree"] for r in rs) / len(rs)
+        print(f"[accuracy] {kind:9} {len(rs):3} photos: top-1 agreement {agree * 100:5.1f} %, "
+              f"mean |Δp(top-1)| {sum(r['dp'] for r in rs) / len(rs):.4f}, max {max(r['dp'] for r in rs):.4f}")
+    for r in rows:
+        if not r["agree"]:
+            print(f"[accuracy] top-1 differs: {r['file']} (Δp {r['dp']:.3f})")
+    agree = sum(r["agree"] for r in rows) / len(rows)
+    if agree < BAR:
+        print(f"[accuracy] FAIL: agreement {agree * 100:.1f} % < {BAR * 100:.0f} %")
+        return 1
+    print(f"[accuracy] ok: {agree * 100:.1f} % ≥ {BAR * 100:.0f} % over {len(rows)} photos")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
