@@ -10,7 +10,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test test-unit test-integration test-browser wit clean-cache
+.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test test-unit test-integration test-accuracy test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -35,11 +35,14 @@ up: build
 up-portable: build
 	@$(ENV) && $(SPINFER) up -f spin.portable.toml --nn-backend none --listen $(LISTEN)
 
-# Native inference vs end-to-end through the host, in one run (prints the figures).
+# Native inference vs end-to-end through the host, in one run (prints the figures); then
+# the image fast path: Wasm tax per stage and e2e p50 per photo size vs the Python peer.
 bench: build
 	@$(ENV) && bash scripts/bench.sh
+	@$(HOST_CARGO) build --release --locked -p spinfer-pipeline --example stages
+	@$(ENV) && PIPELINE_TARGET=$(HOST_TARGET) .venv/bin/python loadtest/fastpath.py bench
 
-test: build test-unit k8s-check test-integration test-browser
+test: build test-unit k8s-check test-integration test-accuracy test-browser
 
 # Render the Kubernetes overlays and validate them (schemas + SpinKube rules); every
 # seeded broken manifest must be rejected with the rule it names.
@@ -52,6 +55,7 @@ k8s-check: setup
 load: build
 	@bash scripts/setup.sh --load
 	@$(ENV) && PATH="$$HOME/.cargo/bin:$$PATH" .venv/bin/python loadtest/run.py
+	@$(ENV) && .venv/bin/python loadtest/fastpath.py load --json loadtest/results/fastpath.json
 
 # Measure CPU per classify request, then replay a ramp through the HPA model (CSV + SVG).
 autoscale: build
@@ -69,6 +73,11 @@ test-unit:
 test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
 	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable -- --test-threads=2
+
+# Reduced-scale JPEG decoding vs full-size decoding over the sample photos and ≥ 50
+# generated ones (1024 px … 48 MP): top-1 must agree on ≥ 98 %.
+test-accuracy:
+	@$(ENV) && .venv/bin/python scripts/accuracy_guard.py
 
 # /home in headless Chromium; screenshots land in tests-output/.
 test-browser:

@@ -24,7 +24,8 @@ impl Limits {
             max_body_bytes: var("SPINFER_MAX_BODY_BYTES").map_or(DEFAULT_MAX_BODY, |v| v as usize),
             decode: DecodeLimits {
                 max_pixels: var("SPINFER_MAX_PIXELS").unwrap_or(DecodeLimits::default().max_pixels),
-                ..DecodeLimits::default()
+                max_header_pixels: var("SPINFER_MAX_HEADER_PIXELS")
+                    .unwrap_or(DecodeLimits::default().max_header_pixels),
             },
         }
     }

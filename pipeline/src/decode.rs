@@ -86,39 +86,41 @@ fn decode(
                 reason: "the data is truncated (no end-of-image marker after the last scan)".into(),
             });
         }
-        if let Some(frame) = jpeg::frame_header(bytes).filter(|f| f.scalable()) {
-            return decode_jpeg(bytes, frame, limits, short_side);
+        if let Some(frame) = jpeg::frame_header(bytes) {
+            check_pixels(frame.width, frame.height, limits.max_header_pixels)?;
+            if let Some(decoded) = decode_jpeg_reduced(bytes, frame, limits, short_side)? {
+                return Ok(decoded);
+            }
         }
     }
     let image = decode_general(bytes, format, limits)?;
     Ok(Decoded { width: image.width(), height: image.height(), image })
 }
 
-fn decode_jpeg(
+/// A JPEG larger than the resize needs, decoded at ½, ¼ or ⅛ scale; `None` when it is
+/// not (small, progressive, CMYK, …: the general decoder takes it at full size).
+fn decode_jpeg_reduced(
     bytes: &[u8],
     frame: jpeg::FrameHeader,
     limits: DecodeLimits,
     short_side: Option<u32>,
-) -> Result<Decoded, PipelineError> {
+) -> Result<Option<Decoded>, PipelineError> {
     let (width, height) = (frame.width, frame.height);
-    let pixels = u64::from(width) * u64::from(height);
-    check_pixels(width, height, limits.max_header_pixels)?;
-    if width == 0 || height == 0 {
-        return Err(PipelineError::Decode {
-            format: "JPEG".into(),
-            reason: format!("the frame header declares {width}x{height} pixels"),
-        });
-    }
+    let Some(short_side) = short_side.filter(|_| frame.scalable() && width > 0 && height > 0)
+    else {
+        return Ok(None);
+    };
     // A resize target is symmetric in width and height, so the raw (pre-orientation)
     // sizes give the same scale as the upright ones.
-    let eighths = short_side
-        .map_or(8, |s| jpeg::scale_eighths(width, height, resized_size(width, height, s)));
-    let decoded = if frame.progressive() {
-        pixels // progressive coefficients are held at full size whatever the output scale
-    } else {
-        u64::from(jpeg::scaled(width, eighths)) * u64::from(jpeg::scaled(height, eighths))
-    };
-    if decoded > limits.max_pixels {
+    let eighths = jpeg::scale_eighths(width, height, resized_size(width, height, short_side));
+    if eighths == 8 {
+        return Ok(None);
+    }
+    let (w, h) = (jpeg::scaled(width, eighths), jpeg::scaled(height, eighths));
+    let pixels = u64::from(width) * u64::from(height);
+    // A progressive frame's coefficients are held at full size whatever the output scale.
+    let held = if frame.progressive() { pixels } else { u64::from(w) * u64::from(h) };
+    if held > limits.max_pixels {
         return Err(PipelineError::TooManyPixels {
             width,
             height,
@@ -126,10 +128,12 @@ fn decode_jpeg(
             limit: limits.max_pixels,
         });
     }
-    let image = jpeg::decode_scaled(bytes, frame, eighths)?;
-    let turned = image.width() != jpeg::scaled(width, eighths);
+    let Ok(image) = jpeg::decode_reduced(bytes, eighths) else {
+        return Ok(None);
+    };
+    let turned = image.width() != w;
     let (width, height) = if turned { (height, width) } else { (width, height) };
-    Ok(Decoded { image, width, height })
+    Ok(Some(Decoded { image, width, height }))
 }
 
 fn check_pixels(width: u32, height: u32, limit: u64) -> Result<(), PipelineError> {

@@ -1,17 +1,21 @@
 //! JPEG at reduced scale, as libjpeg's `scale_denom` and Pillow's `draft` do it: when the
 //! photo is larger than the resize needs, the inverse DCT of each 8×8 block produces only
 //! a 4×4, 2×2 or 1×1 block, so a 12 MP photo costs about what a 0.2 MP one does to turn
-//! into pixels (the entropy decoding still reads every coefficient).
+//! into pixels (the entropy decoding still reads every coefficient's code).
 //!
-//! The frame header is read here first (size, precision, components, coding process)
+//! This file reads the frame header first (size, precision, components, coding process)
 //! so that every later decision — the header sanity cap, the bound on what will really
-//! be decoded, the choice of scale — is made before any pixel exists. Frames that the
-//! scaled decoder does not cover (CMYK, 12/16-bit, lossless, arithmetic coding) return
-//! [`Frame::Other`] and go through the general decoder at full size.
+//! be decoded, the choice of scale — is made before any pixel exists, and keeps the
+//! structural truncation check. [`decoder`] decodes baseline frames at reduced scale
+//! ([`huffman`]: the bit reader and tables, [`idct`]: the reduced inverse DCT); every
+//! other frame goes through the general decoder at full size.
 
-use crate::error::PipelineError;
-use image::metadata::Orientation;
-use image::{DynamicImage, RgbImage};
+mod decoder;
+mod huffman;
+mod idct;
+mod progressive;
+
+use image::RgbImage;
 
 /// What the frame header of a JPEG says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +33,9 @@ impl FrameHeader {
         matches!(self.marker, 0xC2 | 0xC6 | 0xCA | 0xCE)
     }
 
-    /// Whether the scaled decoder handles this frame: 8-bit Huffman-coded sequential or
-    /// progressive DCT, greyscale or YCbCr/RGB.
+    /// Whether the reduced-scale decoder may handle this frame: 8-bit Huffman-coded
+    /// sequential or progressive DCT, greyscale or YCbCr/RGB (it still refuses what else
+    /// it meets).
     pub fn scalable(&self) -> bool {
         matches!(self.marker, 0xC0..=0xC2)
             && self.precision == 8
@@ -87,51 +92,11 @@ pub fn scaled(len: u32, eighths: u32) -> u32 {
     (len * eighths).div_ceil(8)
 }
 
-/// Decode at `eighths`/8 of the full size into 8-bit RGB, upright (EXIF orientation
-/// applied). The frame must be [`FrameHeader::scalable`].
-pub fn decode_scaled(
-    bytes: &[u8],
-    frame: FrameHeader,
-    eighths: u32,
-) -> Result<RgbImage, PipelineError> {
-    let fail = |e: jpeg_decoder::Error| PipelineError::Decode {
-        format: "JPEG".into(),
-        reason: e.to_string(),
-    };
-    let (want_w, want_h) = (scaled(frame.width, eighths), scaled(frame.height, eighths));
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    // The decoder picks the smallest scale covering width *or* height; asking for exactly
-    // the size of the chosen scale makes that the one it picks (checked below).
-    let (w, h) = decoder.scale(want_w as u16, want_h as u16).map_err(fail)?;
-    let (w, h) = (u32::from(w), u32::from(h));
-    if (w, h) != (want_w, want_h) {
-        return Err(PipelineError::Decode {
-            format: "JPEG".into(),
-            reason: format!("scaled decode gave {w}x{h}, expected {want_w}x{want_h}"),
-        });
-    }
-    let pixels = decoder.decode().map_err(fail)?;
-    let rgb = match frame.components {
-        1 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
-        _ => pixels,
-    };
-    let image = RgbImage::from_raw(w, h, rgb).ok_or_else(|| PipelineError::Decode {
-        format: "JPEG".into(),
-        reason: format!("decoder returned too few pixels for {w}x{h}"),
-    })?;
-    let orientation =
-        decoder.exif_data().and_then(exif_orientation).unwrap_or(Orientation::NoTransforms);
-    if orientation == Orientation::NoTransforms {
-        return Ok(image);
-    }
-    let mut image = DynamicImage::ImageRgb8(image);
-    image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
-}
-
-/// Orientation from an EXIF block as the decoder returns it (TIFF header first).
-fn exif_orientation(tiff: &[u8]) -> Option<Orientation> {
-    Orientation::from_exif_chunk(tiff)
+/// Decode at `eighths`/8 of the full size (1, 2 or 4) into 8-bit RGB, upright (EXIF
+/// orientation applied). An error means "not for this decoder": the caller falls back
+/// to the general decoder at full size, which also names what is wrong with bad data.
+pub fn decode_reduced(bytes: &[u8], eighths: u32) -> Result<RgbImage, &'static str> {
+    decoder::decode(bytes, eighths as usize)
 }
 
 /// JPEG decoders fill a cut-off scan with grey instead of failing, so check the
@@ -178,6 +143,7 @@ mod tests {
             FrameHeader { width: 3, height: 2, components: 3, precision: 8, marker: 0xC2 }
         );
         assert!(frame.progressive() && frame.scalable());
+        assert!(FrameHeader { marker: 0xC0, ..frame }.scalable());
         assert_eq!(frame_header(&jpeg[..12]), None);
         assert_eq!(frame_header(b"\xFF\xD8\xFF\xDA\x00\x02"), None);
         let cmyk = FrameHeader { components: 4, ..frame };

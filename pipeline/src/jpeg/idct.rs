@@ -1,0 +1,138 @@
+//! Reduced-size inverse DCT: an 8×8 block of coefficients straight to an N×N block of
+//! pixels (N = 1, 2, 4) — the DCT-domain downscale of libjpeg's `scale_denom`. Each output
+//! pixel is the exact mean of the full 8-point IDCT over its (8/N)×(8/N) square (a box
+//! filter), computed without the full IDCT: averaging is linear, so it folds into the
+//! basis. For N = 1 only the DC term survives (the block mean is DC / 8).
+
+use std::sync::OnceLock;
+
+/// `A[u][i]` = mean over x in square i of C(u)/2 · cos((2x+1)uπ/16), C(0) = 1/√2: a row
+/// and a column pass with it give the mean of (1/4)·ΣΣ C(u)C(v)·F(u,v)·cos·cos.
+fn basis<const N: usize>() -> [[f32; N]; 8] {
+    let mut a = [[0f32; N]; 8];
+    let k = 8 / N;
+    for (u, row) in a.iter_mut().enumerate() {
+        let c = if u == 0 { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 };
+        for (i, out) in row.iter_mut().enumerate() {
+            let sum: f64 = (i * k..(i + 1) * k)
+                .map(|x| ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos())
+                .sum();
+            *out = (c * sum / (2.0 * k as f64)) as f32;
+        }
+    }
+    a
+}
+
+fn basis2() -> &'static [[f32; 2]; 8] {
+    static TABLE: OnceLock<[[f32; 2]; 8]> = OnceLock::new();
+    TABLE.get_or_init(basis::<2>)
+}
+
+fn basis4() -> &'static [[f32; 4]; 8] {
+    static TABLE: OnceLock<[[f32; 4]; 8]> = OnceLock::new();
+    TABLE.get_or_init(basis::<4>)
+}
+
+/// Dequantised coefficients `coef` (natural order, 8×8) → `n`×`n` pixels written to
+/// `out` rows of `stride` bytes.
+pub fn idct_scaled(coef: &[i32; 64], n: usize, out: &mut [u8], stride: usize) {
+    match n {
+        1 => out[0] = clamp(coef[0] as f32 / 8.0),
+        2 => idct_box(coef, basis2(), out, stride),
+        _ => idct_box(coef, basis4(), out, stride),
+    }
+}
+
+fn idct_box<const N: usize>(coef: &[i32; 64], a: &[[f32; N]; 8], out: &mut [u8], stride: usize) {
+    // Rows: tmp[v][i] = Σu F[v][u] · A[u][i]; all-zero rows (most high ones) are skipped.
+    let mut tmp = [[0f32; N]; 8];
+    let mut rows = 0;
+    for (v, row) in coef.chunks_exact(8).enumerate() {
+        if row.iter().all(|&c| c == 0) {
+            continue;
+        }
+        rows = v + 1;
+        let acc = &mut tmp[v];
+        for (&f, basis) in row.iter().zip(a) {
+            let f = f as f32;
+            for i in 0..N {
+                acc[i] += f * basis[i];
+            }
+        }
+    }
+    // Columns: out[j][i] = Σv A[v][j] · tmp[v][i].
+    for j in 0..N {
+        let mut acc = [0f32; N];
+        for v in 0..rows {
+            let w = a[v][j];
+            for i in 0..N {
+                acc[i] += w * tmp[v][i];
+            }
+        }
+        for (o, &x) in out[j * stride..j * stride + N].iter_mut().zip(&acc) {
+            *o = clamp(x);
+        }
+    }
+}
+
+#[inline]
+fn clamp(v: f32) -> u8 {
+    (v + 128.5).clamp(0.0, 255.0) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The full 8-point forward DCT (T.81 A.3.3) of an 8×8 block, level-shifted.
+    fn fdct(pixels: &[f64; 64]) -> [i32; 64] {
+        let mut out = [0i32; 64];
+        for v in 0..8 {
+            for u in 0..8 {
+                let (cu, cv) = (
+                    if u == 0 { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 },
+                    if v == 0 { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 },
+                );
+                let mut s = 0.0;
+                for y in 0..8 {
+                    for x in 0..8 {
+                        s += (pixels[y * 8 + x] - 128.0)
+                            * ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos()
+                            * ((2 * y + 1) as f64 * v as f64 * std::f64::consts::PI / 16.0).cos();
+                    }
+                }
+                out[v * 8 + u] = (cu * cv * s / 4.0).round() as i32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn reduced_blocks_are_the_block_averaged_down() {
+        // A steep ramp with a ripple: the N×N output is the mean of each (8/N)² square.
+        let mut px = [0f64; 64];
+        for y in 0..8 {
+            for x in 0..8 {
+                px[y * 8 + x] =
+                    60.0 + 10.0 * x as f64 + 6.0 * y as f64 + 9.0 * ((x * y) as f64).sin();
+            }
+        }
+        let coef = fdct(&px);
+        for n in [1usize, 2, 4] {
+            let mut out = vec![0u8; n * n];
+            idct_scaled(&coef, n, &mut out, n);
+            let k = 8 / n;
+            for j in 0..n {
+                for i in 0..n {
+                    let mean: f64 = (0..k)
+                        .flat_map(|dy| (0..k).map(move |dx| (dx, dy)))
+                        .map(|(dx, dy)| px[(j * k + dy) * 8 + i * k + dx])
+                        .sum::<f64>()
+                        / (k * k) as f64;
+                    let got = f64::from(out[j * n + i]);
+                    assert!((got - mean).abs() <= 1.0, "n={n} ({i},{j}): {got} vs {mean}");
+                }
+            }
+        }
+    }
+}
