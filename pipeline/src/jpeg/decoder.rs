@@ -342,31 +342,48 @@ pub(super) fn to_rgb(
     let count = frame.components.len();
     let (out_w, out_h) = ((frame.width * n).div_ceil(8), (frame.height * n).div_ceil(8));
     let mut rgb = vec![0u8; out_w * out_h * 3];
-    let xmaps: Vec<Vec<usize>> =
-        factors.iter().map(|&(h, _)| (0..out_w).map(|x| x * h / hmax).collect()).collect();
     let ycbcr = count == 3 && !adobe_rgb && frame.components.iter().map(|c| c.id).ne(*b"RGB");
-    for (y, row) in rgb.chunks_exact_mut(out_w * 3).enumerate() {
-        let line = |c: usize| {
-            let (plane, stride) = &planes[c];
-            &plane[(y * factors[c].1 / vmax) * stride..]
-        };
-        if count == 1 {
-            let (l, xm) = (line(0), &xmaps[0]);
-            for (px, &sx) in row.chunks_exact_mut(3).zip(xm) {
-                px.fill(l[sx]);
+    // Each component's row at the output width (chroma replicated), then one straight
+    // pass over the three rows.
+    let mut rows = vec![vec![0u8; out_w]; count];
+    for (y, out) in rgb.chunks_exact_mut(out_w * 3).enumerate() {
+        for (c, row) in rows.iter_mut().enumerate() {
+            let ((plane, stride), (h, v)) = (&planes[c], factors[c]);
+            let line = &plane[(y * v / vmax) * stride..][..*stride];
+            match hmax / h {
+                1 if hmax == h => row.copy_from_slice(&line[..out_w]),
+                2 if hmax == 2 * h => {
+                    for (pair, &p) in row.chunks_mut(2).zip(line) {
+                        pair.fill(p);
+                    }
+                }
+                _ => {
+                    for (x, p) in row.iter_mut().enumerate() {
+                        *p = line[x * h / hmax];
+                    }
+                }
             }
-            continue;
         }
-        let (a, b, c) = (line(0), line(1), line(2));
-        for (x, px) in row.chunks_exact_mut(3).enumerate() {
-            let (p0, p1, p2) = (a[xmaps[0][x]], b[xmaps[1][x]], c[xmaps[2][x]]);
-            if ycbcr {
-                let (yy, cb, cr) = (i32::from(p0), i32::from(p1) - 128, i32::from(p2) - 128);
-                px[0] = (yy + ((91_881 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
-                px[1] = (yy + ((-22_554 * cb - 46_802 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
-                px[2] = (yy + ((116_130 * cb + 32_768) >> 16)).clamp(0, 255) as u8;
-            } else {
-                px.copy_from_slice(&[p0, p1, p2]);
+        match (count, ycbcr) {
+            (1, _) => {
+                for (px, &l) in out.chunks_exact_mut(3).zip(&rows[0]) {
+                    px.fill(l);
+                }
+            }
+            (_, true) => {
+                let pixels = out.chunks_exact_mut(3).zip(&rows[0]).zip(&rows[1]).zip(&rows[2]);
+                for (((px, &y), &cb), &cr) in pixels {
+                    let (y, cb, cr) = (i32::from(y), i32::from(cb) - 128, i32::from(cr) - 128);
+                    px[0] = (y + ((91_881 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
+                    px[1] = (y + ((-22_554 * cb - 46_802 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
+                    px[2] = (y + ((116_130 * cb + 32_768) >> 16)).clamp(0, 255) as u8;
+                }
+            }
+            _ => {
+                let pixels = out.chunks_exact_mut(3).zip(&rows[0]).zip(&rows[1]).zip(&rows[2]);
+                for (((px, &r), &g), &b) in pixels {
+                    px.copy_from_slice(&[r, g, b]);
+                }
             }
         }
     }

@@ -6,7 +6,7 @@
 //! full size against the decode cap) and runs the reduced IDCT once per block at the end.
 
 use super::decoder::{planes, Frame, Planes, Tables, ZIGZAG};
-use super::huffman::{Bits, Error, Table};
+use super::huffman::{Bits, Error, Fast, Table};
 use super::idct::idct_scaled;
 
 /// Every block's coefficients, per component, in the frame's MCU layout.
@@ -176,6 +176,20 @@ fn first_ac(
     }
     let mut k = band.start;
     while k <= band.end {
+        // Short codes with their bits in one lookup (end-of-band runs take the slow path).
+        let step = bits.fast(ac);
+        if step.len != 0 {
+            if step.run == Fast::END {
+                break;
+            }
+            k += usize::from(step.run);
+            if k > 63 {
+                return Err("coefficient index past 63");
+            }
+            coef[ZIGZAG[k]] = i32::from(step.value).wrapping_mul(1 << band.shift) as i16;
+            k += 1;
+            continue;
+        }
         let rs = bits.symbol(ac)?;
         let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
         if size == 0 {
