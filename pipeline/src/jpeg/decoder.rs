@@ -282,7 +282,7 @@ fn decode_scan(
                     }
                     preds[c] = preds[c].wrapping_add(bits.signed(t));
                     coef[0] = preds[c].wrapping_mul(q[0]);
-                    let mut k = 1;
+                    let (mut k, mut last_written) = (1, 0);
                     while k < 64 {
                         let step = bits.fast(ac);
                         let (run, value) = if step.len != 0 {
@@ -316,12 +316,13 @@ fn decode_scan(
                         };
                         if k <= last && need[k] {
                             coef[ZIGZAG[k]] = v.wrapping_mul(q[k]);
+                            last_written = k;
                         }
                         k += 1;
                     }
                     let x = (mx * h + bx) * n;
                     let y = (my * v + by) * n;
-                    idct_scaled(&coef, n, &mut plane[y * *stride + x..], *stride);
+                    idct_scaled(&coef, last_written, n, &mut plane[y * *stride + x..], *stride);
                 }
             }
         }

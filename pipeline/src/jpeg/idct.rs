@@ -33,16 +33,36 @@ fn basis4() -> &'static [[f32; 4]; 8] {
     TABLE.get_or_init(basis::<4>)
 }
 
-/// Dequantised coefficients `coef` (natural order, 8×8) → `n`×`n` pixels written to
-/// `out` rows of `stride` bytes.
-pub fn idct_scaled(coef: &[i32; 64], n: usize, out: &mut [u8], stride: usize) {
+/// Rows and columns of the 8×8 block holding the coefficients up to zig-zag index k.
+const EXTENT: [(u8, u8); 64] = {
+    let mut out = [(0u8, 0u8); 64];
+    let (mut rows, mut cols, mut k) = (0u8, 0u8, 0);
+    while k < 64 {
+        let z = super::decoder::ZIGZAG[k];
+        if (z / 8) as u8 + 1 > rows {
+            rows = (z / 8) as u8 + 1;
+        }
+        if (z % 8) as u8 + 1 > cols {
+            cols = (z % 8) as u8 + 1;
+        }
+        out[k] = (rows, cols);
+        k += 1;
+    }
+    out
+};
+
+/// Dequantised coefficients `coef` (natural order, 8×8), of which none past zig-zag
+/// index `last` is non-zero, → `n`×`n` pixels written to `out` rows of `stride` bytes.
+pub fn idct_scaled(coef: &[i32; 64], last: usize, n: usize, out: &mut [u8], stride: usize) {
+    let (rows, cols) = EXTENT[last.min(63)];
+    let extent = (usize::from(rows), usize::from(cols));
     match n {
         1 => out[0] = clamp(coef[0] as f32 / 8.0),
-        2 => idct_box(coef, basis2(), out, stride),
+        2 => idct_box(coef, extent, basis2(), out, stride),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        _ => simd::idct_box4(coef, basis4(), out, stride),
+        _ => simd::idct_box4(coef, extent, basis4(), out, stride),
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-        _ => idct_box(coef, basis4(), out, stride),
+        _ => idct_box(coef, extent, basis4(), out, stride),
     }
 }
 
@@ -52,17 +72,18 @@ pub fn idct_scaled(coef: &[i32; 64], n: usize, out: &mut [u8], stride: usize) {
 mod simd {
     use core::arch::wasm32::*;
 
-    pub fn idct_box4(coef: &[i32; 64], a: &[[f32; 4]; 8], out: &mut [u8], stride: usize) {
+    pub fn idct_box4(
+        coef: &[i32; 64],
+        (rows, cols): (usize, usize),
+        a: &[[f32; 4]; 8],
+        out: &mut [u8],
+        stride: usize,
+    ) {
         let basis: [v128; 8] = core::array::from_fn(|u| f32x4(a[u][0], a[u][1], a[u][2], a[u][3]));
         let mut tmp = [f32x4_splat(0.0); 8];
-        let mut rows = 0;
-        for (v, row) in coef.chunks_exact(8).enumerate() {
-            if row.iter().all(|&c| c == 0) {
-                continue;
-            }
-            rows = v + 1;
+        for (v, row) in coef.chunks_exact(8).take(rows).enumerate() {
             let mut acc = f32x4_splat(0.0);
-            for (&f, &b) in row.iter().zip(&basis) {
+            for (&f, &b) in row[..cols].iter().zip(&basis) {
                 acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f as f32), b));
             }
             tmp[v] = acc;
@@ -82,17 +103,19 @@ mod simd {
     }
 }
 
-fn idct_box<const N: usize>(coef: &[i32; 64], a: &[[f32; N]; 8], out: &mut [u8], stride: usize) {
-    // Rows: tmp[v][i] = Σu F[v][u] · A[u][i]; all-zero rows (most high ones) are skipped.
+fn idct_box<const N: usize>(
+    coef: &[i32; 64],
+    (rows, cols): (usize, usize),
+    a: &[[f32; N]; 8],
+    out: &mut [u8],
+    stride: usize,
+) {
+    // Rows: tmp[v][i] = Σu F[v][u] · A[u][i], over the rows and columns that can be
+    // non-zero (for most blocks a few of each).
     let mut tmp = [[0f32; N]; 8];
-    let mut rows = 0;
-    for (v, row) in coef.chunks_exact(8).enumerate() {
-        if row.iter().all(|&c| c == 0) {
-            continue;
-        }
-        rows = v + 1;
+    for (v, row) in coef.chunks_exact(8).take(rows).enumerate() {
         let acc = &mut tmp[v];
-        for (&f, basis) in row.iter().zip(a) {
+        for (&f, basis) in row[..cols].iter().zip(a) {
             let f = f as f32;
             for i in 0..N {
                 acc[i] += f * basis[i];
@@ -159,7 +182,7 @@ mod tests {
         let coef = fdct(&px);
         for n in [1usize, 2, 4] {
             let mut out = vec![0u8; n * n];
-            idct_scaled(&coef, n, &mut out, n);
+            idct_scaled(&coef, 63, n, &mut out, n);
             let k = 8 / n;
             for j in 0..n {
                 for i in 0..n {

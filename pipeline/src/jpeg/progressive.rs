@@ -155,7 +155,8 @@ impl Coefficients {
                     *d = i32::from(x).wrapping_mul(q);
                 }
                 let (x, y) = ((b % across) * n, (b / across) * n);
-                idct_scaled(&dequantised, n, &mut plane[y * *stride + x..], *stride);
+                let last = (0..64).rev().find(|&k| block[ZIGZAG[k]] != 0).unwrap_or(0);
+                idct_scaled(&dequantised, last, n, &mut plane[y * *stride + x..], *stride);
             }
         }
         Ok(out)
