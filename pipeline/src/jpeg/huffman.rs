@@ -226,6 +226,18 @@ impl<'a> Bits<'a> {
         extend(v, count)
     }
 
+    /// Read one bit (refinement passes read one per coefficient).
+    #[inline(always)]
+    pub fn bit(&mut self) -> bool {
+        if self.n == 0 {
+            self.refill();
+        }
+        let set = self.buf >> 63 == 1;
+        self.buf <<= 1;
+        self.n -= 1;
+        set
+    }
+
     /// Read `count` (0..=16) bits as an unsigned number.
     #[inline]
     pub fn raw(&mut self, count: u32) -> u32 {
