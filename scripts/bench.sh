@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SPINFER="${SPINFER:-$HOME/.cache/spinfer/target-host/release/spinfer}"
 IMAGE="${IMAGE:-$ROOT/static/samples/cat.png}"
 cd "$ROOT"
-SHARED_MODEL="${SPINFER_SHARED_MODEL:-$ROOT/../shared/model}"
+TEST_DATA="${SPINFER_TEST_DATA:-$ROOT/tests/data}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=(); logs=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true; rm -rf "${logs[@]}"' EXIT
@@ -48,5 +48,5 @@ fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%FT%TZ)"
 "$SPINFER" bench --addr "$addr" --portable "$paddr" --image "$IMAGE" "${baseline[@]}" "$@"
 echo
-"$SPINFER" bench-portable --tensor "$SHARED_MODEL/tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin" \
+"$SPINFER" bench-portable --tensor "$TEST_DATA/tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin" \
   --raw-provider target/wasm32-wasip2/release/nn_provider.wasm

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_model_on, repo_root, shared_model, Host};
+use common::{check_model_on, repo_root, test_data, Host};
 
 /// Each test runs its own `spinfer up` (about a second with the precompiled cache), so
 /// every child process is stopped when its test ends.
@@ -13,7 +13,7 @@ fn host() -> Host {
 }
 
 fn good_image() -> Vec<u8> {
-    std::fs::read(shared_model().join("images/chelsea.png")).unwrap()
+    std::fs::read(test_data().join("images/chelsea.png")).unwrap()
 }
 
 /// A good request still succeeds (after a bad one).
@@ -125,7 +125,7 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
     assert_still_serving(h);
     assert_error(&h.post("/classify", b"this is plainly not an image"), 400, "not_an_image");
     assert_still_serving(h);
-    let jpeg = std::fs::read(shared_model().join("images/grace_hopper.jpg")).unwrap();
+    let jpeg = std::fs::read(test_data().join("images/grace_hopper.jpg")).unwrap();
     let r = h.post("/classify", &jpeg[..jpeg.len() / 3]);
     assert_error(&r, 400, "decode_failed");
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("JPEG"), "{}", r.text());

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fixture, refuses, repo_root, shared_model, Host};
+use common::{fixture, refuses, repo_root, test_data, Host};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ fn trap_oom_and_timeout_are_contained() {
     assert!(start.elapsed() < Duration::from_secs(10), "timeout took {:?}", start.elapsed());
     assert_ok(&h);
     let r = h
-        .post("/classify?top=1", &std::fs::read(shared_model().join("images/coffee.png")).unwrap());
+        .post("/classify?top=1", &std::fs::read(test_data().join("images/coffee.png")).unwrap());
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -119,7 +119,7 @@ fn missing_graph_is_503_with_the_backend_message() {
         &repo_root().join("spin.toml"),
         &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()],
     );
-    let img = std::fs::read(shared_model().join("images/eagle.jpg")).unwrap();
+    let img = std::fs::read(test_data().join("images/eagle.jpg")).unwrap();
     let r = h.post("/classify?model=efficientnet_lite0", &img);
     assert_eq!((r.status, r.error_code().as_str()), (503, "inference_failed"), "{}", r.text());
     assert!(r.text().contains("efficientnet_lite0"), "{}", r.text());
@@ -188,7 +188,7 @@ fn metrics_on_the_admin_listener() {
     {
         assert!(text.contains(name), "{name} missing");
     }
-    let img = std::fs::read(shared_model().join("images/china.jpg")).unwrap();
+    let img = std::fs::read(test_data().join("images/china.jpg")).unwrap();
     assert_eq!(h.post("/classify", &img).status, 200);
     let text = common::request(admin.parse().unwrap(), "GET", "/metrics", &[], b"").text();
     assert!(

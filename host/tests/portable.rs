@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check_model_on, refuses, repo_root, shared_model, Host};
+use common::{check_model_on, refuses, repo_root, test_data, Host};
 use spinfer::bench::Native;
 use spinfer::bench_portable::max_diff;
 use spinfer::portable::{Provider, Source};
@@ -23,7 +23,7 @@ fn provider() -> Provider {
 }
 
 fn reference_tensor() -> Vec<u8> {
-    std::fs::read(shared_model().join("tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin")).unwrap()
+    std::fs::read(test_data().join("tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin")).unwrap()
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn portable_mobilenetv2_matches_reference_top5_without_host_wasi_nn() {
     // The page's path too: frontend → classify.spin.internal → the composed classify.
     let r = h.post(
         "/api/classify?top=1",
-        &std::fs::read(shared_model().join("images/chelsea.png")).unwrap(),
+        &std::fs::read(test_data().join("images/chelsea.png")).unwrap(),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["predictions"][0]["label"], "Egyptian cat");
@@ -128,7 +128,7 @@ fn portable_classify_runs_on_stock_wasmtime_serve_without_wasi_nn() {
         .expect("start wasmtime serve");
     let _serve = KillOnDrop(child);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    let image = std::fs::read(shared_model().join("images/chelsea.png")).unwrap();
+    let image = std::fs::read(test_data().join("images/chelsea.png")).unwrap();
     let r = loop {
         match spinfer::client::try_request(addr, "POST", "/classify?top=5", &[], &image) {
             Ok(r) => break r,

@@ -19,10 +19,11 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-pub fn shared_model() -> PathBuf {
-    let dir = std::env::var_os("SPINFER_SHARED_MODEL")
+/// The reference photos, tensors and top-5s (`tests/data/`, provenance in its README).
+pub fn test_data() -> PathBuf {
+    let dir = std::env::var_os("SPINFER_TEST_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/model"));
+        .unwrap_or_else(|| repo_root().join("tests/data"));
     assert!(dir.join("images").is_dir(), "reference assets not found at {}", dir.display());
     dir
 }
@@ -135,10 +136,10 @@ impl Drop for Host {
     }
 }
 
-/// ONNX Runtime's reference top-5 per shared image (../shared/model/expected_<model>.json).
+/// ONNX Runtime's reference top-5 per shared image (tests/data/expected_<model>.json).
 pub fn expected(model: &str) -> Vec<Value> {
     let text =
-        std::fs::read_to_string(shared_model().join(format!("expected_{model}.json"))).unwrap();
+        std::fs::read_to_string(test_data().join(format!("expected_{model}.json"))).unwrap();
     serde_json::from_str::<Value>(&text).unwrap()["images"].as_array().unwrap().clone()
 }
 
@@ -148,7 +149,7 @@ pub fn check_model_on(h: &Host, model: &str) {
     let mut top1_hits = 0;
     for entry in expected(model) {
         let image = entry["image"].as_str().unwrap();
-        let bytes = std::fs::read(shared_model().join(image)).unwrap();
+        let bytes = std::fs::read(test_data().join(image)).unwrap();
         let r = h.post(&format!("/classify?model={model}&top=5"), &bytes);
         assert_eq!(r.status, 200, "{image}: {}", r.text());
         let got = r.json();
