@@ -5,6 +5,8 @@ CACHE ?= $(HOME)/.cache/spinfer
 export SPINFER_CACHE := $(CACHE)
 HOST_TARGET := $(CACHE)/target-host
 SPINFER := $(HOST_TARGET)/release/spinfer
+# Precompiled components live in the cache too (spinfer's --cache-dir reads this).
+export SPINFER_CACHE_DIR ?= $(CACHE)/precompiled
 LISTEN ?= 127.0.0.1:3000
 ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
@@ -25,8 +27,9 @@ build-wasm:
 compose: build-wasm
 	@bash scripts/compose.sh
 
+# The serving binary, and the benchmarks (a separate binary: nothing of them is in spinfer).
 build-host:
-	@$(HOST_CARGO) build --release --locked -p spinfer
+	@$(HOST_CARGO) build --release --locked -p spinfer -p spinfer-bench
 
 up: build
 	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN)
@@ -64,11 +67,13 @@ deploy:
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline
 	$(HOST_CARGO) test --release --locked -p spinfer --lib
+	$(HOST_CARGO) test --release --locked -p spinfer-bench -p spinfer-testing --lib
 	$(HOST_CARGO) test --release --locked -p frontend --lib
 
 test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
 	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable -- --test-threads=2
+	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer-bench --test provider
 
 # /home in headless Chromium; screenshots land in tests-output/.
 test-browser:

@@ -144,7 +144,11 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
     assert_error(&r, 413, "body_too_large");
     assert!(r.text().contains("host limit"), "{}", r.text());
     assert_still_serving(h);
-    assert_error(&h.post("/classify", &png_bomb()), 422, "image_too_large");
+    assert_error(
+        &h.post("/classify", &spinfer_testing::images::png_bomb()),
+        422,
+        "image_too_large",
+    );
     assert_still_serving(h);
     assert_error(&h.get("/classify"), 405, "method_not_allowed");
     assert_eq!(h.get("/classify").header("allow"), Some("POST"));
@@ -167,24 +171,4 @@ fn chunked_body_over_the_host_limit_is_413() {
     let r = h.request("POST", "/classify", &[("transfer-encoding", "chunked")], &chunked);
     assert_error(&r, 413, "body_too_large");
     assert_still_serving(h);
-}
-
-/// A 1×1 PNG whose header claims 50000×50000 pixels (2.5 GP), CRC fixed up.
-fn png_bomb() -> Vec<u8> {
-    let mut png = std::io::Cursor::new(Vec::new());
-    spinfer_pipeline::image::DynamicImage::new_rgb8(1, 1)
-        .write_to(&mut png, spinfer_pipeline::image::ImageFormat::Png)
-        .unwrap();
-    let mut png = png.into_inner();
-    png[16..20].copy_from_slice(&50_000u32.to_be_bytes());
-    png[20..24].copy_from_slice(&50_000u32.to_be_bytes());
-    let mut crc = !0u32;
-    for &b in &png[12..29] {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    png[29..33].copy_from_slice(&(!crc).to_be_bytes());
-    png
 }

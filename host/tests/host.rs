@@ -6,6 +6,7 @@
 mod common;
 
 use common::{fixture, refuses, repo_root, test_data, Host};
+use spinfer_testing::free_port;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -36,8 +37,8 @@ fn trap_oom_and_timeout_are_contained() {
     assert_eq!((r.status, r.error_code().as_str()), (504, "timeout"), "{}", r.text());
     assert!(start.elapsed() < Duration::from_secs(10), "timeout took {:?}", start.elapsed());
     assert_ok(&h);
-    let r = h
-        .post("/classify?top=1", &std::fs::read(test_data().join("images/coffee.png")).unwrap());
+    let r =
+        h.post("/classify?top=1", &std::fs::read(test_data().join("images/coffee.png")).unwrap());
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -102,6 +103,49 @@ fn chaining_outbound_policy_and_variables() {
     .unwrap_or_else(|f| panic!("{}", f.stderr));
     assert_eq!(h2.get("/fault/variable").text(), "hi from spinfer");
     assert_eq!(h.get("/nothing-routes-here").error_code(), "not_found");
+}
+
+/// Chained requests (frontend → classify.spin.internal) are admitted and counted like
+/// direct ones, from their own pool: with every slot held by a frontend waiting on
+/// classify, the classify calls still run. With one shared pool this would deadlock — each
+/// frontend waiting for a slot only another frontend could free — until the queue timeout
+/// answered 503; with chained calls bypassing admission, `/metrics` would count no
+/// classify work.
+#[test]
+fn chained_requests_are_admitted_and_counted_at_full_concurrency() {
+    let admin = format!("127.0.0.1:{}", free_port());
+    let h = Host::start(
+        &repo_root().join("spin.toml"),
+        &["--max-concurrency", "2", "--queue-timeout-ms", "10000", "--admin-listen", &admin],
+    );
+    let image = std::fs::read(test_data().join("images/chelsea.png")).unwrap();
+    let addr = h.addr;
+    let n = 6;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..n)
+        .map(|_| {
+            let image = image.clone();
+            std::thread::spawn(move || {
+                common::request(addr, "POST", "/api/classify?top=1", &[], &image)
+            })
+        })
+        .collect();
+    for c in clients {
+        let r = c.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let answer: spinfer_api::ClassifyResponse = r.parse();
+        assert_eq!(answer.predictions[0].index, 285);
+        assert!(answer.frontend.is_some());
+    }
+    assert!(started.elapsed() < Duration::from_secs(9), "took {:?}", started.elapsed());
+    let text = common::request(admin.parse().unwrap(), "GET", "/metrics", &[], b"").text();
+    for component in ["frontend", "classify"] {
+        let line =
+            format!("spinfer_requests_total{{component=\"{component}\",status=\"200\"}} {n}");
+        assert!(text.contains(&line), "{line} missing in:\n{text}");
+    }
+    assert!(text.contains("spinfer_queue_depth 0"), "{text}");
+    assert!(text.contains("spinfer_in_flight 0"), "{text}");
 }
 
 #[test]
@@ -212,10 +256,6 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("spinfer-test-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]

@@ -1,14 +1,14 @@
-//! `spinfer bench-portable`: the Wasm wasi:nn provider against native ONNX Runtime, in
+//! `spinfer-bench portable`: the Wasm wasi:nn provider against native ONNX Runtime, in
 //! one run on one input (the reference tensor): a fresh provider instance per inference
 //! (as Spin makes one per request), instantiate + first inference with and without
 //! pre-initialisation, and the logits' largest difference from ONNX Runtime's.
 
-use crate::bench::{line, summarize, Native};
-use crate::portable::{fresh_inference, Provider, Source};
+use crate::http::{line, summarize, Native};
+use crate::provider::{fresh_inference, Provider, Source};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// What to measure (the `spinfer bench-portable` command line).
+/// What to measure (the `spinfer-bench portable` command line).
 #[derive(clap::Args)]
 pub struct PortableArgs {
     /// The pre-initialised provider component.
@@ -48,7 +48,7 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
         a.tensor.display()
     );
     println!(
-        "spinfer bench-portable: model {}, input {}, {} inferences per series",
+        "spinfer-bench portable: model {}, input {}, {} inferences per series",
         a.model,
         a.tensor.display(),
         a.requests

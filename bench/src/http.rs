@@ -1,4 +1,4 @@
-//! `spinfer bench`: the numbers the host promises, measured in one run on one machine.
+//! `spinfer-bench http`: the numbers the host promises, measured in one run on one machine.
 //! Native inference (the host's own ONNX Runtime session pool, same threads, no Wasm)
 //! is the baseline; against a running `spinfer up` it then measures end-to-end
 //! `POST /classify` latency at concurrency 1, the instantiate+call overhead of a
@@ -6,9 +6,9 @@
 //! concurrency 2 and 8. Optionally the same against a baseline server, and the
 //! end-to-end latency of the portable classify (spin.portable.toml) beside the native one.
 
-use crate::client::try_request;
-use crate::nn::{InferenceObserver, PoolConfig, SharedRegistry};
+use spinfer::nn::{InferenceObserver, PoolConfig, SharedRegistry};
 use spinfer_pipeline::{decode_rgb8, find_model, tensor_le_bytes, to_model_input, DecodeLimits};
+use spinfer_testing::try_request;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -156,7 +156,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         tensor_le_bytes(&to_model_input(&decode_rgb8(&bytes, DecodeLimits::default())?, spec));
     let n = args.requests;
     let path = format!("/classify?model={}", args.model);
-    println!("spinfer bench: {} ({} bytes), model {}, {} requests per series, {} ORT intra-op thread(s) per session",
+    println!("spinfer-bench http: {} ({} bytes), model {}, {} requests per series, {} ORT intra-op thread(s) per session",
         args.image.display(), bytes.len(), args.model, n, args.intra_threads);
 
     let native = native(args, &input)?;
