@@ -46,9 +46,9 @@ test: build test-unit k8s-check test-integration test-browser
 
 # Render the Kubernetes overlays and validate them (schemas + SpinKube rules); every
 # seeded broken manifest must be rejected with the rule it names.
-k8s-check: setup
-	@.venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host
-	@.venv/bin/python scripts/k8s_check.py --expect-fail k8s/broken/*/
+k8s-check: setup build-host
+	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host
+	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py --expect-fail k8s/broken/*/
 	@.venv/bin/python k8s/autoscale/hpa_sim.py --selftest
 
 # hey/oha load runs on loopback: spinfer vs the Python peer (loadtest/README.md).
