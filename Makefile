@@ -12,7 +12,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test test-unit test-integration test-browser wit clean-cache
+.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test lint test-unit test-integration test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -42,7 +42,15 @@ up-portable: build
 bench: build
 	@$(ENV) && bash scripts/bench.sh
 
-test: build test-unit k8s-check test-integration test-browser
+test: build lint test-unit k8s-check test-integration test-browser
+
+# Formatting, clippy (-D warnings) on every workspace crate, the README's error table
+# against the code. Clippy runs on the host target for all crates (the components compile
+# there too; route B's Debian toolchain ships no clippy).
+lint: setup
+	@$(ENV) && cargo fmt --all --check
+	@$(HOST_CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+	@python3 scripts/check_error_table.py
 
 # Render the Kubernetes overlays and validate them (schemas + SpinKube rules); every
 # seeded broken manifest must be rejected with the rule it names.
