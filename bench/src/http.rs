@@ -156,8 +156,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         tensor_le_bytes(&to_model_input(&decode_rgb8(&bytes, DecodeLimits::default())?, spec));
     let n = args.requests;
     let path = format!("/classify?model={}", args.model);
-    println!("spinfer-bench http: {} ({} bytes), model {}, {} requests per series, {} ORT intra-op thread(s) per session",
-        args.image.display(), bytes.len(), args.model, n, args.intra_threads);
+    println!(
+        "spinfer-bench http: {} ({} bytes), model {}, {} requests per series, \
+         {} ORT intra-op thread(s) per session",
+        args.image.display(),
+        bytes.len(),
+        args.model,
+        n,
+        args.intra_threads
+    );
 
     let native = native(args, &input)?;
     line("native inference (ONNX Runtime, no Wasm)", &native, None);
@@ -171,7 +178,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(p) = args.portable {
         let _ = load(p, "POST", &path, &bytes, 1, 3); // warm-up
         let pc1 = load(p, "POST", &path, &bytes, 1, n);
-        line("POST /classify end-to-end, portable classify (Wasm wasi:nn provider, no host wasi-nn), concurrency 1", &pc1.latency, Some(pc1.errors));
+        line(
+            "POST /classify end-to-end, portable classify \
+             (Wasm wasi:nn provider, no host wasi-nn), concurrency 1",
+            &pc1.latency,
+            Some(pc1.errors),
+        );
         println!(
             "  ratio portable / native-host end-to-end p50: {:.2}x (p99 {:.2}x)",
             pc1.latency.p50 / c1.latency.p50,
@@ -197,7 +209,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         if let Some(base) = args.baseline {
             let b = load(base, "POST", &path, &bytes, c, (n / 4).max(2 * c));
             if b.rps > 0.0 {
-                println!("  baseline, concurrency {c}: {:.1} req/s (p50 {:.1} ms, errors {}); spinfer / baseline = {:.1}x", b.rps, b.latency.p50, b.errors, l.rps / b.rps);
+                println!(
+                    "  baseline, concurrency {c}: {:.1} req/s (p50 {:.1} ms, errors {}); \
+                     spinfer / baseline = {:.1}x",
+                    b.rps,
+                    b.latency.p50,
+                    b.errors,
+                    l.rps / b.rps
+                );
             } else {
                 println!(
                     "  baseline, concurrency {c}: no successful responses ({} errors); no ratio",

@@ -26,7 +26,8 @@ struct HttpCli {
     /// Address of the running `spinfer up`.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
-    /// A baseline server with the same routes (e.g. `wasmtime serve`), compared at concurrency 2 and 8.
+    /// A baseline server with the same routes (e.g. `wasmtime serve`), compared at
+    /// concurrency 2 and 8.
     #[arg(long)]
     baseline: Option<SocketAddr>,
     /// A `spinfer up` of spin.portable.toml, compared end to end at concurrency 1.

@@ -12,7 +12,10 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 mod bindings {
-    wasmtime::component::bindgen!({ path: "../nn-provider/wit", world: "spinfer:nn-provider/provider" });
+    wasmtime::component::bindgen!({
+        path: "../nn-provider/wit",
+        world: "spinfer:nn-provider/provider",
+    });
 }
 
 use bindings::exports::wasi::nn::graph::{ExecutionTarget, GraphEncoding};

@@ -155,7 +155,8 @@ fn load_component(
     let linked = linker.instantiate_pre(&component).map_err(|e| {
         let e = wt(e);
         let hint = if !nn_linked && format!("{e:#}").contains("wasi:nn") {
-            " (wasi:nn is not linked: --nn-backend none; compose a provider in, e.g. classify-portable.wasm)"
+            " (wasi:nn is not linked: --nn-backend none; compose a provider in, \
+             e.g. classify-portable.wasm)"
         } else {
             ""
         };

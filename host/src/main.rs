@@ -71,7 +71,8 @@ struct UpArgs {
     /// Address for the admin listener (`/metrics`); off when not given.
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
-    /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the manifest.
+    /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the
+    /// manifest.
     #[arg(long)]
     runtime_config_file: Option<PathBuf>,
     /// wasi-nn backend, overriding the runtime config: `onnx` (ONNX Runtime), `openvino`, or
@@ -168,7 +169,12 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         metrics.clone(),
         cache_dir.as_deref(),
     )?;
-    tracing::info!(app = %manifest.name, components = manifest.components.len(), ms = started.elapsed().as_millis() as u64, "components ready");
+    tracing::info!(
+        app = %manifest.name,
+        components = manifest.components.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "components ready"
+    );
     engine::spawn_epoch_ticker(app.engine());
 
     let server = server::Server::new(
@@ -209,7 +215,10 @@ fn load_models(
     let nn_cfg = &rc.wasi_nn;
     let backend = args.nn_backend.as_deref().unwrap_or(&nn_cfg.backend);
     if !matches!(backend, "onnx" | "openvino" | "none") {
-        bail!("unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime), `openvino` (OpenVINO) and `none` (no wasi:nn)");
+        bail!(
+            "unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime), \
+             `openvino` (OpenVINO) and `none` (no wasi:nn)"
+        );
     }
     if backend == "none" {
         tracing::info!(
@@ -231,7 +240,10 @@ fn load_models(
     let registry = if backend == "openvino" {
         nn::SharedRegistry::load_openvino(&models, observe)?
     } else {
-        let lib = args.ort_lib.clone().context("ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH (scripts/setup.sh installs it)")?;
+        let lib = args.ort_lib.clone().context(
+            "ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH \
+             (scripts/setup.sh installs it)",
+        )?;
         nn::init_onnxruntime(&lib)?;
         let sessions =
             [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
@@ -239,7 +251,12 @@ fn load_models(
         tracing::info!(sessions, intra_threads = pool.intra_threads, "ONNX Runtime session pools");
         nn::SharedRegistry::load_onnx(&models, pool, observe)?
     };
-    tracing::info!(backend, models = ?registry.names(), ms = started.elapsed().as_millis() as u64, "wasi-nn graphs loaded");
+    tracing::info!(
+        backend,
+        models = ?registry.names(),
+        ms = started.elapsed().as_millis() as u64,
+        "wasi-nn graphs loaded"
+    );
     Ok(Some(registry))
 }
 

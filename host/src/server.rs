@@ -67,7 +67,8 @@ impl Server {
         let status = response.status().as_u16();
         let seconds = start.elapsed().as_secs_f64();
         self.metrics().request_done(component.as_deref().unwrap_or("-"), status, seconds);
-        tracing::info!(%method, %path, component = component.as_deref().unwrap_or("-"), status, ms = seconds * 1e3, "request");
+        let name = component.as_deref().unwrap_or("-");
+        tracing::info!(%method, %path, component = name, status, ms = seconds * 1e3, "request");
         Ok(response)
     }
 
@@ -210,7 +211,8 @@ pub async fn serve(listener: TcpListener, server: Arc<Server>) -> anyhow::Result
                 tokio::spawn(async move { let _ = conn.await; });
             }
             signal = &mut shutdown => {
-                tracing::info!(signal, in_flight = server.metrics().in_flight(), "shutting down: draining in-flight requests");
+                let in_flight = server.metrics().in_flight();
+                tracing::info!(signal, in_flight, "shutting down: draining in-flight requests");
                 break;
             }
         }

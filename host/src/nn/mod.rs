@@ -31,7 +31,10 @@ pub struct PoolConfig {
 /// Errors while setting up native inference; each names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum NnSetupError {
-    #[error("ONNX Runtime library not found at {0} (run scripts/setup.sh, or set ORT_DYLIB_PATH / --ort-lib to libonnxruntime.so)")]
+    #[error(
+        "ONNX Runtime library not found at {0} (run scripts/setup.sh, or set ORT_DYLIB_PATH / \
+         --ort-lib to libonnxruntime.so)"
+    )]
     MissingLibrary(PathBuf),
     #[error("ONNX Runtime failed to load {path}: {reason}")]
     Library { path: PathBuf, reason: String },
@@ -39,7 +42,10 @@ pub enum NnSetupError {
     MissingModel { name: String, path: PathBuf },
     #[error("model {name:?}: ONNX Runtime could not load {path}: {reason}")]
     BadModel { name: String, path: PathBuf, reason: String },
-    #[error("model {name:?}: OpenVINO could not load {path} (a directory with model.xml + model.bin; is libopenvino_c.so on LD_LIBRARY_PATH?): {reason}")]
+    #[error(
+        "model {name:?}: OpenVINO could not load {path} (a directory with model.xml + \
+         model.bin; is libopenvino_c.so on LD_LIBRARY_PATH?): {reason}"
+    )]
     OpenVino { name: String, path: PathBuf, reason: String },
 }
 

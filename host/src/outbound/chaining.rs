@@ -78,7 +78,10 @@ impl WasiHttpHooks for Hooks {
         let host = uri.host().unwrap_or_default().to_ascii_lowercase();
         let port = uri.port_u16().or_else(|| default_port(&scheme)).unwrap_or(0);
         if !self.allowed.iter().any(|r| r.allows(&scheme, &host, port)) {
-            tracing::warn!(component = %self.component, %scheme, %host, port, "outbound request denied: not in allowed_outbound_hosts");
+            tracing::warn!(
+                component = %self.component, %scheme, %host, port,
+                "outbound request denied: not in allowed_outbound_hosts"
+            );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         if let Some(target) = host.strip_suffix(INTERNAL_SUFFIX).map(str::to_owned) {
