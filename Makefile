@@ -5,12 +5,14 @@ CACHE ?= $(HOME)/.cache/spinfer
 export SPINFER_CACHE := $(CACHE)
 HOST_TARGET := $(CACHE)/target-host
 SPINFER := $(HOST_TARGET)/release/spinfer
+# Precompiled components live in the cache too (spinfer's --cache-dir reads this).
+export SPINFER_CACHE_DIR ?= $(CACHE)/precompiled
 LISTEN ?= 127.0.0.1:3000
 ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test test-unit test-integration test-accuracy test-browser wit clean-cache
+.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test lint test-unit test-integration test-accuracy test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -25,8 +27,9 @@ build-wasm:
 compose: build-wasm
 	@bash scripts/compose.sh
 
+# The serving binary, and the benchmarks (a separate binary: nothing of them is in spinfer).
 build-host:
-	@$(HOST_CARGO) build --release --locked -p spinfer
+	@$(HOST_CARGO) build --release --locked -p spinfer -p spinfer-bench
 
 up: build
 	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN)
@@ -42,13 +45,21 @@ bench: build
 	@$(HOST_CARGO) build --release --locked -p spinfer-pipeline --example stages
 	@$(ENV) && PIPELINE_TARGET=$(HOST_TARGET) .venv/bin/python loadtest/fastpath.py bench
 
-test: build test-unit k8s-check test-integration test-accuracy test-browser
+test: build lint test-unit k8s-check test-integration test-accuracy test-browser
+
+# Formatting, clippy (-D warnings) on every workspace crate, the README's error table
+# against the code. Clippy runs on the host target for all crates (the components compile
+# there too; route B's Debian toolchain ships no clippy).
+lint: setup
+	@$(ENV) && cargo fmt --all --check
+	@$(HOST_CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+	@python3 scripts/check_error_table.py
 
 # Render the Kubernetes overlays and validate them (schemas + SpinKube rules); every
 # seeded broken manifest must be rejected with the rule it names.
-k8s-check: setup
-	@.venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host
-	@.venv/bin/python scripts/k8s_check.py --expect-fail k8s/broken/*/
+k8s-check: setup build-host
+	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host
+	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py --expect-fail k8s/broken/*/
 	@.venv/bin/python k8s/autoscale/hpa_sim.py --selftest
 
 # hey/oha load runs on loopback: spinfer vs the Python peer (loadtest/README.md).
@@ -68,11 +79,13 @@ deploy:
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline
 	$(HOST_CARGO) test --release --locked -p spinfer --lib
+	$(HOST_CARGO) test --release --locked -p spinfer-bench -p spinfer-testing --lib
 	$(HOST_CARGO) test --release --locked -p frontend --lib
 
 test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
 	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable -- --test-threads=2
+	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer-bench --test provider
 
 # Reduced-scale JPEG decoding vs full-size decoding over the sample photos and ≥ 50
 # generated ones (1024 px … 48 MP): top-1 must agree on ≥ 98 %.

@@ -131,7 +131,8 @@ def check_128(url, seconds=5):
 
 
 def native_ceiling(spinfer):
-    out = subprocess.run([spinfer, "bench", "--native-only", "--image", os.path.join(ROOT, IMAGES[0]),
+    bench = os.path.join(os.path.dirname(spinfer), "spinfer-bench")
+    out = subprocess.run([bench, "http", "--native-only", "--image", os.path.join(ROOT, IMAGES[0]),
                           "--model-file", os.path.join(ROOT, "models/mobilenetv2/model.onnx"), "--requests", "100"],
                          capture_output=True, text=True, cwd=ROOT, timeout=300).stdout
     p50 = float(re.search(r"native inference.*?p50 ([\d.]+) ms", out).group(1))

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # scripts/bench.sh — `make bench`: start `spinfer up` on a free loopback port (and a
-# second one of spin.portable.toml with no host wasi-nn), run `spinfer bench` against
+# second one of spin.portable.toml with no host wasi-nn), run `spinfer-bench http` against
 # them (native ONNX Runtime baseline + end-to-end figures in one run), then
-# `spinfer bench-portable` (the Wasm wasi:nn provider vs native on the reference tensor,
+# `spinfer-bench portable` (the Wasm wasi:nn provider vs native on the reference tensor,
 # fresh instance per inference), and stop the servers. Extra arguments go to
-# `spinfer bench` (e.g. --requests 100).
+# `spinfer-bench http` (e.g. --requests 100).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SPINFER="${SPINFER:-$HOME/.cache/spinfer/target-host/release/spinfer}"
+CACHE="${SPINFER_CACHE:-$HOME/.cache/spinfer}"
+SPINFER="${SPINFER:-$CACHE/target-host/release/spinfer}"
+SPINFER_BENCH="${SPINFER_BENCH:-$CACHE/target-host/release/spinfer-bench}"
 IMAGE="${IMAGE:-$ROOT/static/samples/cat.png}"
 cd "$ROOT"
-SHARED_MODEL="${SPINFER_SHARED_MODEL:-$ROOT/../shared/model}"
+TEST_DATA="${SPINFER_TEST_DATA:-$ROOT/tests/data}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=(); logs=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true; rm -rf "${logs[@]}"' EXIT
@@ -46,7 +48,7 @@ else
   echo "baseline: OpenVINO not installed (scripts/setup.sh); skipped"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%FT%TZ)"
-"$SPINFER" bench --addr "$addr" --portable "$paddr" --image "$IMAGE" "${baseline[@]}" "$@"
+"$SPINFER_BENCH" http --addr "$addr" --portable "$paddr" --image "$IMAGE" "${baseline[@]}" "$@"
 echo
-"$SPINFER" bench-portable --tensor "$SHARED_MODEL/tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin" \
+"$SPINFER_BENCH" portable --tensor "$TEST_DATA/tensors/chelsea_mobilenetv2_1x3x224x224_f32le.bin" \
   --raw-provider target/wasm32-wasip2/release/nn_provider.wasm

@@ -8,11 +8,15 @@ For each kustomize directory given: render it with kubectl kustomize, then
     including agreement with spin.portable.toml — the manifest SpinKube runs (its classify
     carries the Wasm wasi:nn provider) — on components, routes, variables, outbound hosts.
 spin.toml and spin.portable.toml must agree except for classify's source and build.
+Routing and `{{ variable }}` templates are spinfer's own: this script asks
+`spinfer manifest routes|resolve` (SPINFER_BIN, else the release build in SPINFER_CACHE)
+instead of re-implementing them.
 Every finding is printed as `RULE-ID: object: message`. Exit 1 when a good overlay has a
 finding; with --expect-fail, exit 1 unless every directory fails with the rule its
 `EXPECT` file names.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -28,6 +32,8 @@ K8S_VERSION = "1.33"
 CRD_FILES = ["core.spinkube.dev_spinapps.yaml", "core.spinkube.dev_spinappexecutors.yaml", "keda.sh_scaledobjects.yaml"]
 DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+SPINFER = os.environ.get("SPINFER_BIN") or os.path.join(
+    os.environ.get("SPINFER_CACHE", os.path.expanduser("~/.cache/spinfer")), "target-host/release/spinfer")
 SCALE = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
@@ -116,18 +122,19 @@ def manifests_disagree():
     return sorted(k for k in keys if k != "component" and get(native, k) != get(portable, k))
 
 
-def route_matches(route, path):
-    if route.endswith("/..."):
-        prefix = route[: -len("/...")]
-        return path == prefix or path.startswith(prefix + "/") or prefix == ""
-    return route.rstrip("/") == path.rstrip("/")
+def spinfer_manifest(*args, manifest="spin.portable.toml"):
+    """`spinfer manifest -f MANIFEST ARGS…` as JSON; (None, message) when spinfer refuses."""
+    run = subprocess.run([SPINFER, "manifest", "-f", os.path.join(ROOT, manifest), *args],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        return None, (run.stderr.strip().splitlines() or ["spinfer failed"])[-1]
+    return json.loads(run.stdout), None
 
 
 def check_spinapps(objs, f):
     spin = spin_manifest()
     components = spin.get("component", {})
     app_vars = spin.get("variables", {})
-    routes = [(t["route"], t["component"]) for t in spin.get("trigger", {}).get("http", [])]
     by_kind = lambda kind: [o for o in objs if o["kind"] == kind]
     executors = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in by_kind("SpinAppExecutor")}
     runtime_classes = {o["metadata"]["name"]: o for o in by_kind("RuntimeClass")}
@@ -161,10 +168,14 @@ def check_spinapps(objs, f):
         for v in variables:
             if v not in app_vars:
                 f.add("variable-exists", app, f"variable {v!r} is not declared in spin.toml [variables]")
-        values = {k: variables.get(k, d.get("default")) for k, d in app_vars.items()}
+        given = [f"--var={k}={v}" for k, v in variables.items() if k in app_vars and v is not None]
+        app_resolved, error = spinfer_manifest("resolve", *given)
+        if error:
+            f.add("template", app, f"spinfer cannot resolve the manifest with this SpinApp's variables: {error}")
+            app_resolved = {"components": {}}
         for c in kept:
-            for host in components[c].get("allowed_outbound_hosts", []):
-                resolved = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: str(values.get(m.group(1), "")), host)
+            hosts = app_resolved["components"].get(c, {}).get("allowed_outbound_hosts", [])
+            for host, resolved in zip(components[c].get("allowed_outbound_hosts", []), hosts):
                 target = re.sub(r"^[a-z*]+://", "", resolved).split(":")[0]
                 if target.startswith("*.spin.internal") or target == "*.spin.internal":
                     f.add("spin-internal", app, f"component {c!r} allows {host!r}: *.spin.internal fails the pod at start")
@@ -183,7 +194,8 @@ def check_spinapps(objs, f):
                 f.add("probe-delay", app, f"{probe} initialDelaySeconds {check.get('initialDelaySeconds', 10)} (default 10): Wasm pods start in ~1 s, use 1-2")
             if path == "/.well-known/spin/health":
                 continue
-            served_by = next((c for r, c in sorted(routes, key=lambda rc: -len(rc[0])) if route_matches(r, path)), None)
+            served, error = spinfer_manifest("routes", path)
+            served_by = served.get(path) if served else None
             if served_by not in kept:
                 f.add("probe-route", app, f"{probe} path {path} is served by {served_by!r}, not a component this SpinApp keeps ({kept})")
 

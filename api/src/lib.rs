@@ -1,115 +1,20 @@
-//! HTTP conventions shared by spinfer's Spin components: JSON responses, the uniform
-//! error body `{"error":{"code":…,"message":…}}`, limits read from the component's
-//! environment, and a body reader that stops at the limit instead of buffering an
-//! unbounded upload.
+//! spinfer's API contract and the HTTP conventions its Spin components share.
+//!
+//! - [`contract`]: the JSON bodies as serde types ([`ClassifyResponse`], [`Prediction`],
+//!   [`ModelsResponse`], [`ErrorBody`], …), for the components, the host and the tests.
+//! - [`http`] (feature `http`, on by default; needs `spin-sdk`): JSON responses, the
+//!   uniform error answer, a body reader that stops at the limit.
+//!
+//! No image code here: the pipeline stays in classify.
 
-use futures::StreamExt;
-use serde::Serialize;
-use spin_sdk::http::{IncomingRequest, Response};
-use spinfer_pipeline::{DecodeLimits, PipelineError};
+pub mod contract;
+#[cfg(feature = "http")]
+pub mod http;
 
-/// Default request-body limit (10 MiB); `SPINFER_MAX_BODY_BYTES` overrides it.
+pub use contract::*;
+#[cfg(feature = "http")]
+pub use http::{header, json, read_body, ApiError};
+
+/// Default request-body limit of the components (10 MiB): classify's body limit unless
+/// `SPINFER_MAX_BODY_BYTES` overrides it, and frontend's upload and fetch limit.
 pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
-
-/// Per-request limits, from the component's environment (spin.toml `environment`).
-pub struct Limits {
-    pub max_body_bytes: usize,
-    pub decode: DecodeLimits,
-}
-
-impl Limits {
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
-        Self {
-            max_body_bytes: var("SPINFER_MAX_BODY_BYTES").map_or(DEFAULT_MAX_BODY, |v| v as usize),
-            decode: DecodeLimits {
-                max_pixels: var("SPINFER_MAX_PIXELS").unwrap_or(DecodeLimits::default().max_pixels),
-                max_header_pixels: var("SPINFER_MAX_HEADER_PIXELS")
-                    .unwrap_or(DecodeLimits::default().max_header_pixels),
-            },
-        }
-    }
-}
-
-/// An error answer: status code, stable code, human message.
-#[derive(Debug)]
-pub struct ApiError {
-    status: u16,
-    code: &'static str,
-    message: String,
-    allow: Option<&'static str>,
-}
-
-impl ApiError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), allow: None }
-    }
-
-    pub fn method_not_allowed(allow: &'static str) -> Self {
-        Self {
-            allow: Some(allow),
-            ..Self::new(405, "method_not_allowed", format!("use {allow} on this route"))
-        }
-    }
-
-    pub fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        let mut response = json(self.status, &body);
-        if let Some(allow) = self.allow {
-            response.set_header("allow", allow);
-        }
-        response
-    }
-}
-
-impl From<PipelineError> for ApiError {
-    fn from(e: PipelineError) -> Self {
-        Self::new(e.status(), e.code(), e.to_string())
-    }
-}
-
-/// The first value of a request header, as text.
-pub fn header(req: &IncomingRequest, name: &str) -> Option<String> {
-    req.headers().get(name).first().map(|v| String::from_utf8_lossy(v).into_owned())
-}
-
-/// A JSON response with the given status.
-pub fn json(status: u16, value: &impl Serialize) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(value).unwrap_or_default())
-        .build()
-}
-
-/// Read the whole body, answering 413 as soon as it is known to exceed `limit`
-/// (from Content-Length before reading, or while streaming).
-/// An empty body is an error: every route that reads one needs content.
-pub async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = |n: String| {
-        ApiError::new(
-            413,
-            "body_too_large",
-            format!("body is {n} bytes, over the limit of {limit} bytes"),
-        )
-    };
-    let declared = header(&req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(n) = declared.filter(|&n| n > limit as u64) {
-        return Err(too_large(n.to_string()));
-    }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
-    let mut stream = req.into_body_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(400, "body_read_failed", format!("could not read the body: {e:?}"))
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large(format!("at least {}", body.len() + chunk.len())));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if body.is_empty() {
-        return Err(PipelineError::EmptyBody.into());
-    }
-    Ok(body)
-}

@@ -1,19 +1,20 @@
 //! `classify` — a Spin HTTP component: image bytes in, ImageNet top-K JSON out.
 //!
 //! Routes (mounted at `/classify/...` by spin.toml):
-//! - `POST /classify[?top=K&model=NAME]` raw image body → predictions
+//! - `POST /classify[?top=K&model=NAME&decode=fast|full]` raw image body → predictions
 //! - `GET /classify/models` the models this component knows
 //! - `GET /classify/healthz` 200 when the default graph loads through wasi:nn
 //!
 //! This file is only HTTP: parsing, limits and status codes. The image maths is in
 //! `spinfer-pipeline`, the wasi:nn calls in [`nn`].
 
+mod glue;
 mod nn;
 
-use serde_json::json;
+use glue::{ApiError, Limits};
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
-use spinfer_api::{json, ApiError, Limits};
+use spinfer_api::{json, ClassifyResponse, HealthResponse, ImageSize, ModelInfo, ModelsResponse};
 use spinfer_pipeline::{
     decode_for_resize, decode_full, find_model, model_input_bytes, softmax, top_k, Labels,
     ModelSpec, MODELS, RESIZE,
@@ -120,19 +121,28 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
     }
     let predictions = top_k(&softmax(&logits), options.top, &labels);
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    let predictions = predictions
+        .into_iter()
+        .map(|p| spinfer_api::Prediction {
+            index: p.index,
+            label: p.label,
+            probability: p.probability,
+        })
+        .collect();
     Ok(json(
         200,
-        &json!({
-            "model": options.model.name,
-            "image": { "width": image.width, "height": image.height },
-            "predictions": predictions,
-            "timings_ms": {
-                "decode": ms(t0, t1),
-                "preprocess": ms(t1, t2),
-                "inference": ms(t2, t3),
-                "total": ms(start, Instant::now()),
+        &ClassifyResponse {
+            model: options.model.name.to_owned(),
+            image: ImageSize { width: image.width, height: image.height },
+            predictions,
+            timings_ms: spinfer_api::Timings {
+                decode: ms(t0, t1),
+                preprocess: ms(t1, t2),
+                inference: ms(t2, t3),
+                total: ms(start, Instant::now()),
             },
-        }),
+            frontend: None,
+        },
     ))
 }
 
@@ -153,14 +163,19 @@ fn models() -> Response {
         .enumerate()
         .map(|(i, m)| {
             let labels = load_labels(m).map(|l| l.len()).ok();
-            json!({ "name": m.name, "default": i == 0, "input_shape": m.input_shape, "labels": labels })
+            ModelInfo {
+                name: m.name.to_owned(),
+                default: i == 0,
+                input_shape: m.input_shape,
+                labels,
+            }
         })
         .collect();
-    json(200, &json!({ "models": list }))
+    json(200, &ModelsResponse { models: list })
 }
 
 fn healthz() -> Result<Response, ApiError> {
     let model = &MODELS[0];
     nn::probe(model).map_err(|e| ApiError::new(503, "graph_unavailable", e.to_string()))?;
-    Ok(json(200, &json!({ "status": "ok", "model": model.name })))
+    Ok(json(200, &HealthResponse { status: "ok".to_owned(), model: model.name.to_owned() }))
 }

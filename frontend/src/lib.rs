@@ -13,14 +13,15 @@ mod assets;
 pub mod fetch;
 pub mod upload;
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 use spin_sdk::http_component;
-use spinfer_api::{header, json, ApiError};
+use spinfer_api::{header, json, ApiError, ClassifyResponse, ErrorBody, FrontendTimings};
+use spinfer_api::{ModelsResponse, DEFAULT_MAX_BODY};
 use std::time::{Duration, Instant};
 
 /// Largest upload or fetched image the page accepts (classify's own default limit).
-const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
+const MAX_IMAGE_BYTES: usize = DEFAULT_MAX_BODY;
 /// Overall time allowed for fetching an image by URL, unless `fetch_timeout_ms` says otherwise.
 const FETCH_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -94,14 +95,33 @@ async fn classify(req: IncomingRequest, query: &str) -> Result<Response, ApiErro
     };
     let url = format!("{}/classify?{}", classify_base()?, forwarded_query(query));
     let response = call_classify(Request::post(url, image).build()).await?;
+    relay(&response, |mut answer: ClassifyResponse| {
+        answer.frontend = Some(FrontendTimings { total_ms: ms(start), fetch_ms });
+        answer
+    })
+}
+
+/// Classify's answer, passed on with its status: a 200 body as `T` (changed by `edit`),
+/// any other as the uniform [`ErrorBody`]; a body of neither shape is a 502.
+fn relay<T: serde::Serialize + DeserializeOwned>(
+    response: &Response,
+    edit: impl FnOnce(T) -> T,
+) -> Result<Response, ApiError> {
     let status = *response.status();
-    let mut value: Value = serde_json::from_slice(response.body()).map_err(|e| {
-        ApiError::new(502, "classify_bad_response", format!("classify answered non-JSON: {e}"))
-    })?;
+    let bad = |e: serde_json::Error| {
+        ApiError::new(
+            502,
+            "classify_bad_response",
+            format!("classify answered a body that is not its API's JSON: {e}"),
+        )
+    };
     if status == 200 {
-        value["frontend"] = serde_json::json!({ "total_ms": ms(start), "fetch_ms": fetch_ms });
+        let answer: T = serde_json::from_slice(response.body()).map_err(bad)?;
+        Ok(json(status, &edit(answer)))
+    } else {
+        let answer: ErrorBody = serde_json::from_slice(response.body()).map_err(bad)?;
+        Ok(json(status, &answer))
     }
-    Ok(json(status, &value))
 }
 
 /// Only the query parameters classify understands travel on.
@@ -115,10 +135,7 @@ async fn models() -> Result<Response, ApiError> {
     let response =
         call_classify(Request::get(format!("{}/classify/models", classify_base()?)).build())
             .await?;
-    let value: Value = serde_json::from_slice(response.body()).map_err(|e| {
-        ApiError::new(502, "classify_bad_response", format!("classify answered non-JSON: {e}"))
-    })?;
-    Ok(json(*response.status(), &value))
+    relay(&response, |models: ModelsResponse| models)
 }
 
 async fn call_classify(req: Request) -> Result<Response, ApiError> {

@@ -1,16 +1,23 @@
-//! The `spinfer` host as a library: the binary (`main.rs`) is its command line, and
-//! the benchmark and integration tests reuse the same pieces.
+//! The `spinfer` host as a library; the binary (`main.rs`) is its command line.
+//!
+//! One job per module (ARCHITECTURE.md has the map and the path of a request):
+//! [`manifest`], [`config`] → [`engine`] → [`app`] (components, routes, variables, files)
+//! → [`server`] (front door, [`admission`]) → [`instance`] (store, limits, invoke, error
+//! answers) → [`outbound`] (policy, chaining back to the server) and [`nn`] (wasi-nn);
+//! [`admin`] and [`metrics`] for operators.
 
-pub mod bench;
-pub mod bench_portable;
-pub mod chaining;
-pub mod client;
+pub mod admin;
+pub mod admission;
+pub mod app;
+pub mod bindings;
 pub mod config;
+pub mod engine;
+pub mod inspect;
+pub mod instance;
 pub mod manifest;
 pub mod metrics;
 pub mod nn;
 pub mod outbound;
-pub mod portable;
+pub mod response;
 pub mod routes;
-pub mod runtime;
 pub mod server;

@@ -3,12 +3,14 @@
 //! `spinfer up` reads the manifest and the runtime config, loads every wasi-nn model
 //! once, compiles every component once, then serves HTTP with a fresh instance per
 //! request, admission control and limits; `/metrics` is on a separate admin listener.
+//! `spinfer manifest` answers what it makes of a manifest (routes, resolved templates).
+//! This file is the command line, the choice of wasi-nn backend, and starting the listeners;
+//! the rest is the library (see lib.rs).
 
-use spinfer::{bench, bench_portable, config, manifest, metrics, nn, runtime, server};
+use spinfer::{admin, app, config, engine, inspect, manifest, metrics, nn, server};
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
-use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,45 +28,36 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the app's HTTP triggers (like `spin up`).
-    Up(UpArgs),
-    /// Measure native inference and a running `spinfer up` (see `make bench`).
-    Bench(BenchCli),
-    /// Measure the Wasm wasi:nn provider (fresh instance per inference) against native
-    /// ONNX Runtime on one tensor, with parity (see `make bench`).
-    BenchPortable(bench_portable::PortableArgs),
+    Up(Box<UpArgs>),
+    /// What spinfer makes of a manifest, as JSON (for tools such as scripts/k8s_check.py).
+    Manifest(ManifestArgs),
 }
 
 #[derive(Parser)]
-struct BenchCli {
-    /// Address of the running `spinfer up`.
-    #[arg(long, default_value = "127.0.0.1:3000")]
-    addr: SocketAddr,
-    /// A baseline server with the same routes (e.g. `wasmtime serve`), compared at concurrency 2 and 8.
-    #[arg(long)]
-    baseline: Option<SocketAddr>,
-    /// A `spinfer up` of spin.portable.toml, compared end to end at concurrency 1.
-    #[arg(long)]
-    portable: Option<SocketAddr>,
-    /// Image to classify.
-    #[arg(long)]
-    image: PathBuf,
-    #[arg(long, default_value = "mobilenetv2")]
-    model: String,
-    /// The model file, for the native baseline.
-    #[arg(long, default_value = "models/mobilenetv2/model.onnx")]
-    model_file: PathBuf,
-    /// ONNX Runtime intra-op threads for the native baseline (match the server's).
-    #[arg(long, default_value_t = 1)]
-    intra_threads: usize,
-    /// Requests per series.
-    #[arg(long, default_value_t = 200)]
-    requests: usize,
-    /// Only the native inference baseline (no server needed).
-    #[arg(long)]
-    native_only: bool,
-    /// ONNX Runtime shared library (libonnxruntime.so).
-    #[arg(long, env = "ORT_DYLIB_PATH")]
-    ort_lib: PathBuf,
+struct ManifestArgs {
+    /// The Spin manifest.
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    manifest: PathBuf,
+    #[command(subcommand)]
+    query: ManifestQuery,
+}
+
+#[derive(Subcommand)]
+enum ManifestQuery {
+    /// The component serving each path (null when none does).
+    Routes { paths: Vec<String> },
+    /// Application variables and each component's variables and allowed hosts, templates
+    /// expanded; `--var name=value` as `SPIN_VARIABLE_<NAME>` would set it.
+    Resolve {
+        #[arg(long = "var", value_parser = parse_var)]
+        vars: Vec<(String, String)>,
+    },
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_lowercase(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not name=value"))
 }
 
 #[derive(Parser, Clone)]
@@ -78,7 +71,8 @@ struct UpArgs {
     /// Address for the admin listener (`/metrics`); off when not given.
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
-    /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the manifest.
+    /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the
+    /// manifest.
     #[arg(long)]
     runtime_config_file: Option<PathBuf>,
     /// wasi-nn backend, overriding the runtime config: `onnx` (ONNX Runtime), `openvino`, or
@@ -120,25 +114,8 @@ struct UpArgs {
 
 fn main() -> anyhow::Result<()> {
     let args = match Cli::parse().command {
-        Command::Up(args) => args,
-        Command::BenchPortable(b) => {
-            nn::init_onnxruntime(&b.ort_lib)?;
-            return bench_portable::run(&b, runtime::cache_dir(b.cache_dir.as_deref()).as_deref());
-        }
-        Command::Bench(b) => {
-            nn::init_onnxruntime(&b.ort_lib)?;
-            return bench::run(&bench::BenchArgs {
-                addr: b.addr,
-                baseline: b.baseline,
-                portable: b.portable,
-                image: b.image,
-                model: b.model,
-                model_file: b.model_file,
-                intra_threads: b.intra_threads,
-                requests: b.requests,
-                native_only: b.native_only,
-            });
-        }
+        Command::Up(args) => *args,
+        Command::Manifest(m) => return manifest_query(m),
     };
     init_logging(&args.log_format)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -176,15 +153,15 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     let metrics = Arc::new(metrics::Metrics::default());
     let registry = load_models(&args, &rc, cores, metrics.clone())?;
 
-    let limits = runtime::InstanceLimits {
+    let limits = engine::InstanceLimits {
         max_memory_bytes: args.max_instance_memory,
         timeout: Duration::from_millis(args.timeout_ms),
         max_instances: (max_concurrency * 4 + 8) as u32,
     };
-    let cache_dir = runtime::cache_dir(args.cache_dir.as_deref());
+    let cache_dir = engine::cache_dir(args.cache_dir.as_deref());
     let overrides = spin_variable_overrides();
     let started = std::time::Instant::now();
-    let app = runtime::App::load(
+    let app = app::App::load(
         &manifest,
         &overrides,
         registry,
@@ -192,8 +169,13 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         metrics.clone(),
         cache_dir.as_deref(),
     )?;
-    tracing::info!(app = %manifest.name, components = manifest.components.len(), ms = started.elapsed().as_millis() as u64, "components ready");
-    app.spawn_epoch_ticker();
+    tracing::info!(
+        app = %manifest.name,
+        components = manifest.components.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "components ready"
+    );
+    engine::spawn_epoch_ticker(app.engine());
 
     let server = server::Server::new(
         app,
@@ -210,7 +192,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
             .await
             .with_context(|| format!("binding admin listener {addr}"))?;
         tracing::info!(%addr, "admin listener (/metrics)");
-        tokio::spawn(serve_admin(listener, metrics));
+        tokio::spawn(admin::serve(listener, metrics));
     }
     let listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
@@ -220,7 +202,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     }
     // The line scripts and tests wait for.
     println!("Serving http://{local}");
-    serve(listener, server).await
+    server::serve(listener, server).await
 }
 
 /// The wasi-nn graphs of the chosen backend, or `None` when wasi:nn is not linked at all.
@@ -233,7 +215,10 @@ fn load_models(
     let nn_cfg = &rc.wasi_nn;
     let backend = args.nn_backend.as_deref().unwrap_or(&nn_cfg.backend);
     if !matches!(backend, "onnx" | "openvino" | "none") {
-        bail!("unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime), `openvino` (OpenVINO) and `none` (no wasi:nn)");
+        bail!(
+            "unknown wasi-nn backend {backend:?}: this spinfer has `onnx` (ONNX Runtime), \
+             `openvino` (OpenVINO) and `none` (no wasi:nn)"
+        );
     }
     if backend == "none" {
         tracing::info!(
@@ -255,7 +240,10 @@ fn load_models(
     let registry = if backend == "openvino" {
         nn::SharedRegistry::load_openvino(&models, observe)?
     } else {
-        let lib = args.ort_lib.clone().context("ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH (scripts/setup.sh installs it)")?;
+        let lib = args.ort_lib.clone().context(
+            "ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH \
+             (scripts/setup.sh installs it)",
+        )?;
         nn::init_onnxruntime(&lib)?;
         let sessions =
             [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
@@ -263,7 +251,12 @@ fn load_models(
         tracing::info!(sessions, intra_threads = pool.intra_threads, "ONNX Runtime session pools");
         nn::SharedRegistry::load_onnx(&models, pool, observe)?
     };
-    tracing::info!(backend, models = ?registry.names(), ms = started.elapsed().as_millis() as u64, "wasi-nn graphs loaded");
+    tracing::info!(
+        backend,
+        models = ?registry.names(),
+        ms = started.elapsed().as_millis() as u64,
+        "wasi-nn graphs loaded"
+    );
     Ok(Some(registry))
 }
 
@@ -274,52 +267,18 @@ fn spin_variable_overrides() -> BTreeMap<String, String> {
         .collect()
 }
 
-async fn serve(listener: TcpListener, server: Arc<server::Server>) -> anyhow::Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let server = server.clone();
-                let service = hyper::service::service_fn(move |req| server.clone().handle(req));
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move { let _ = conn.await; });
-            }
-            signal = &mut shutdown => {
-                tracing::info!(signal, in_flight = server.app.metrics.in_flight(), "shutting down: draining in-flight requests");
-                break;
-            }
+/// `spinfer manifest …`: print the answer as JSON on stdout.
+fn manifest_query(args: ManifestArgs) -> anyhow::Result<()> {
+    let manifest = manifest::Manifest::load(&args.manifest)?;
+    let json = match args.query {
+        ManifestQuery::Routes { paths } => {
+            serde_json::to_string_pretty(&inspect::routes(&manifest, &paths)?)?
         }
-    }
-    drop(listener);
-    match tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await {
-        Ok(()) => tracing::info!("drained; bye"),
-        Err(_) => tracing::warn!("drain timed out after 30 s; exiting"),
-    }
+        ManifestQuery::Resolve { vars } => {
+            let overrides = vars.into_iter().collect();
+            serde_json::to_string_pretty(&inspect::resolve(&manifest, &overrides)?)?
+        }
+    };
+    println!("{json}");
     Ok(())
-}
-
-async fn serve_admin(listener: TcpListener, metrics: Arc<metrics::Metrics>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        let metrics = metrics.clone();
-        let service = hyper::service::service_fn(move |req| server::admin(metrics.clone(), req));
-        tokio::spawn(
-            hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service),
-        );
-    }
-}
-
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    }
 }

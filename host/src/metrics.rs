@@ -96,15 +96,24 @@ impl Metrics {
     pub fn render(&self) -> String {
         let t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
-        out.push_str("# HELP spinfer_requests_total HTTP requests by component and status.\n# TYPE spinfer_requests_total counter\n");
+        out.push_str(
+            "# HELP spinfer_requests_total HTTP requests by component and status.\n\
+             # TYPE spinfer_requests_total counter\n",
+        );
         for ((c, s), n) in &t.requests {
             let _ = writeln!(out, "spinfer_requests_total{{component=\"{c}\",status=\"{s}\"}} {n}");
         }
-        out.push_str("# HELP spinfer_request_duration_seconds Request latency by component.\n# TYPE spinfer_request_duration_seconds histogram\n");
+        out.push_str(
+            "# HELP spinfer_request_duration_seconds Request latency by component.\n\
+             # TYPE spinfer_request_duration_seconds histogram\n",
+        );
         for (c, h) in &t.latency {
             h.render(&mut out, "spinfer_request_duration_seconds", &format!("component=\"{c}\""));
         }
-        out.push_str("# HELP spinfer_inference_duration_seconds wasi-nn compute time by model.\n# TYPE spinfer_inference_duration_seconds histogram\n");
+        out.push_str(
+            "# HELP spinfer_inference_duration_seconds wasi-nn compute time by model.\n\
+             # TYPE spinfer_inference_duration_seconds histogram\n",
+        );
         for (m, h) in &t.inference {
             h.render(&mut out, "spinfer_inference_duration_seconds", &format!("model=\"{m}\""));
         }

@@ -1,19 +1,21 @@
-//! The HTTP front door: admission control (a concurrency limit with a bounded queue;
-//! overload answers 503 + Retry-After at once), the request-body limit (413 before the
-//! body is read), Spin's health route, routing to components, JSON errors, metrics and
-//! per-request logs. Also the admin listener with `/metrics`.
+//! The HTTP front door: Spin's health route, routing to components, the request-body limit
+//! (413 before the body is read), admission ([`crate::admission`]; overload answers 503 +
+//! Retry-After at once), request metrics and logs. Chained requests from components
+//! ([`Dispatch`]) go through the same admission and metrics, in their depth's pool.
+//! [`serve`] is the accept loop with the drain on SIGINT/SIGTERM.
 
+use crate::admission::{Admission, AdmissionLimits, Admitted};
+use crate::app::App;
 use crate::metrics::Metrics;
-use crate::runtime::App;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use crate::outbound::{Caller, Dispatch, DispatchFuture};
+use crate::response::{full, json_error, overloaded, Body, Response};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, SemaphorePermit};
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use tokio::net::TcpListener;
 
 /// Admission and body limits of the front door.
 #[derive(Debug, Clone, Copy)]
@@ -28,86 +30,52 @@ pub struct ServerLimits {
 
 /// Shared server state.
 pub struct Server {
-    pub app: Arc<App>,
+    pub app: App,
     pub limits: ServerLimits,
-    slots: Semaphore,
-    queued: AtomicUsize,
-}
-
-/// A JSON error response `{"error":{"code":…,"message":…}}`.
-pub fn json_error(status: u16, code: &str, message: &str) -> Response<HyperOutgoingBody> {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(full(body))
-        .expect("static response parts are valid")
-}
-
-/// A complete in-memory body.
-pub(crate) fn full(body: impl Into<Bytes>) -> HyperOutgoingBody {
-    Full::new(body.into()).map_err(|never| match never {}).boxed_unsync()
-}
-
-enum Admission<'a> {
-    Admitted(SemaphorePermit<'a>),
-    Busy(&'static str),
+    admission: Admission,
+    me: Weak<Server>,
 }
 
 impl Server {
-    pub fn new(app: Arc<App>, limits: ServerLimits) -> Arc<Self> {
-        Arc::new(Self {
-            slots: Semaphore::new(limits.max_concurrency.max(1)),
-            queued: AtomicUsize::new(0),
-            app,
-            limits,
-        })
+    pub fn new(app: App, limits: ServerLimits) -> Arc<Self> {
+        let admission = Admission::new(AdmissionLimits {
+            max_concurrency: limits.max_concurrency,
+            max_queue: limits.max_queue,
+            queue_timeout: limits.queue_timeout,
+        });
+        Arc::new_cyclic(|me| Self { app, limits, admission, me: me.clone() })
     }
 
-    fn metrics(&self) -> &Metrics {
-        &self.app.metrics
+    pub fn metrics(&self) -> &Metrics {
+        self.app.metrics()
     }
 
-    async fn admit(&self) -> Admission<'_> {
-        if let Ok(permit) = self.slots.try_acquire() {
-            return Admission::Admitted(permit);
-        }
-        if self.queued.fetch_add(1, Ordering::SeqCst) >= self.limits.max_queue {
-            self.queued.fetch_sub(1, Ordering::SeqCst);
-            return Admission::Busy("the request queue is full");
-        }
-        self.metrics().queue_delta(1);
-        let waited = tokio::time::timeout(self.limits.queue_timeout, self.slots.acquire()).await;
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        self.metrics().queue_delta(-1);
-        match waited {
-            Ok(Ok(permit)) => Admission::Admitted(permit),
-            _ => Admission::Busy("no capacity freed up while queued"),
-        }
+    /// The caller of an instance running `depth` calls deep: chained calls come back here.
+    fn caller(&self, depth: u32) -> Caller {
+        let dispatch: Weak<dyn Dispatch> = self.me.clone();
+        Caller { dispatch, depth }
     }
 
     /// Handle one request from a client.
     pub async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
-    ) -> Result<Response<HyperOutgoingBody>, std::convert::Infallible> {
+    ) -> Result<Response, std::convert::Infallible> {
         let start = Instant::now();
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-        let (component, response) = self.dispatch(req).await;
+        let (component, response) = self.route(req).await;
         let status = response.status().as_u16();
         let seconds = start.elapsed().as_secs_f64();
         self.metrics().request_done(component.as_deref().unwrap_or("-"), status, seconds);
-        tracing::info!(%method, %path, component = component.as_deref().unwrap_or("-"), status, ms = seconds * 1e3, "request");
+        let name = component.as_deref().unwrap_or("-");
+        tracing::info!(%method, %path, component = name, status, ms = seconds * 1e3, "request");
         Ok(response)
     }
 
-    async fn dispatch(
-        &self,
-        req: Request<Incoming>,
-    ) -> (Option<String>, Response<HyperOutgoingBody>) {
+    async fn route(&self, req: Request<Incoming>) -> (Option<String>, Response) {
         let path = req.uri().path();
         if path == "/.well-known/spin/health" {
-            return (None, Response::new(full("OK")));
+            return (None, hyper::Response::new(full("OK")));
         }
         let Some(component) = self.app.router.route(path).map(str::to_owned) else {
             return (None, json_error(404, "not_found", &format!("no route matches {path}")));
@@ -121,24 +89,18 @@ impl Server {
                 return (Some(component), json_error(413, "body_too_large", &msg));
             }
         }
-        let _permit = match self.admit().await {
-            Admission::Admitted(p) => p,
-            Admission::Busy(why) => {
+        let _permit = match self.admission.admit(0, self.metrics()).await {
+            Admitted::Yes(p) => p,
+            Admitted::Busy(why) => {
                 self.metrics().rejected();
                 // Read (and drop) the body first, within the limit: answering before the
                 // client has sent it makes the connection close under the client, which
                 // it sees as a reset instead of a clean 503 it can retry.
                 let drain =
                     Limited::new(req.into_body(), self.limits.max_body_bytes as usize).collect();
-                let _ = tokio::time::timeout(
-                    self.limits.body_timeout.min(Duration::from_secs(5)),
-                    drain,
-                )
-                .await;
-                let mut r =
-                    json_error(503, "overloaded", &format!("server busy: {why}; retry shortly"));
-                r.headers_mut().insert("retry-after", "1".parse().expect("valid header"));
-                return (Some(component), r);
+                let wait = self.limits.body_timeout.min(Duration::from_secs(5));
+                let _ = tokio::time::timeout(wait, drain).await;
+                return (Some(component), overloaded(why));
             }
         };
         self.metrics().in_flight_delta(1);
@@ -147,7 +109,7 @@ impl Server {
         (Some(component), response)
     }
 
-    async fn run(&self, component: &str, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
+    async fn run(&self, component: &str, req: Request<Incoming>) -> Response {
         let (parts, body) = req.into_parts();
         let req = if parts.headers.contains_key(hyper::header::CONTENT_LENGTH) {
             // Declared and within the limit: stream it to the component.
@@ -169,22 +131,61 @@ impl Server {
                     return json_error(413, "body_too_large", &msg);
                 }
                 Err(e) => {
-                    return json_error(
-                        400,
-                        "body_read_failed",
-                        &format!("could not read the body: {e}"),
-                    )
+                    let msg = format!("could not read the body: {e}");
+                    return json_error(400, "body_read_failed", &msg);
                 }
             }
         };
-        match self.app.invoke(component, req).await {
+        self.invoke(component, req, 0).await
+    }
+
+    /// Run `req` on `component` at `depth`; a failure becomes its JSON answer.
+    async fn invoke(&self, component: &str, req: Request<Body>, depth: u32) -> Response {
+        match self.app.invoke(component, req, self.caller(depth)).await {
             Ok(response) => response,
             Err(e) => {
-                let (status, code) = e.status_and_code();
-                tracing::warn!(component, error = %e, "request failed");
-                json_error(status, code, &e.to_string())
+                tracing::warn!(component, depth, error = %e, "request failed");
+                e.into_response()
             }
         }
+    }
+
+    /// A request chained from another component: admitted from its depth's pool, counted
+    /// under the component it runs like a direct request.
+    async fn chained(&self, component: String, req: Request<Body>, depth: u32) -> Response {
+        let start = Instant::now();
+        let response = match self.admission.admit(depth, self.metrics()).await {
+            Admitted::Yes(_permit) => {
+                self.metrics().in_flight_delta(1);
+                let response = self.invoke(&component, req, depth).await;
+                self.metrics().in_flight_delta(-1);
+                response
+            }
+            Admitted::Busy(why) => {
+                self.metrics().rejected();
+                overloaded(why)
+            }
+        };
+        let status = response.status().as_u16();
+        let seconds = start.elapsed().as_secs_f64();
+        self.metrics().request_done(&component, status, seconds);
+        tracing::info!(%component, depth, status, ms = seconds * 1e3, "chained request");
+        response
+    }
+}
+
+impl Dispatch for Server {
+    fn has_component(&self, id: &str) -> bool {
+        self.app.has_component(id)
+    }
+
+    fn dispatch(
+        self: Arc<Self>,
+        component: String,
+        request: Request<Body>,
+        depth: u32,
+    ) -> DispatchFuture {
+        Box::pin(async move { self.chained(component, request, depth).await })
     }
 }
 
@@ -192,20 +193,43 @@ fn content_length(req: &Request<Incoming>) -> Option<u64> {
     req.headers().get(hyper::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// `/metrics` on the admin listener.
-pub async fn admin(
-    metrics: Arc<Metrics>,
-    req: Request<Incoming>,
-) -> Result<Response<HyperOutgoingBody>, std::convert::Infallible> {
-    Ok(match req.uri().path() {
-        "/metrics" => Response::builder()
-            .header("content-type", "text/plain; version=0.0.4")
-            .body(full(metrics.render()))
-            .expect("valid response"),
-        _ => {
-            let mut r = json_error(404, "not_found", "the admin listener serves /metrics");
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            r
+/// Accept connections on `listener` until SIGINT/SIGTERM, then stop accepting and drain
+/// in-flight requests (30 s at most).
+pub async fn serve(listener: TcpListener, server: Arc<Server>) -> anyhow::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let server = server.clone();
+                let service = hyper::service::service_fn(move |req| server.clone().handle(req));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move { let _ = conn.await; });
+            }
+            signal = &mut shutdown => {
+                let in_flight = server.metrics().in_flight();
+                tracing::info!(signal, in_flight, "shutting down: draining in-flight requests");
+                break;
+            }
         }
-    })
+    }
+    drop(listener);
+    match tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await {
+        Ok(()) => tracing::info!("drained; bye"),
+        Err(_) => tracing::warn!("drain timed out after 30 s; exiting"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }

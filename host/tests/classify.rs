@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_model_on, repo_root, shared_model, Host};
+use common::{check_model_on, repo_root, test_data, Host};
 
 /// Each test runs its own `spinfer up` (about a second with the precompiled cache), so
 /// every child process is stopped when its test ends.
@@ -13,7 +13,7 @@ fn host() -> Host {
 }
 
 fn good_image() -> Vec<u8> {
-    std::fs::read(shared_model().join("images/chelsea.png")).unwrap()
+    std::fs::read(test_data().join("images/chelsea.png")).unwrap()
 }
 
 /// A good request still succeeds (after a bad one).
@@ -125,7 +125,7 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
     assert_still_serving(h);
     assert_error(&h.post("/classify", b"this is plainly not an image"), 400, "not_an_image");
     assert_still_serving(h);
-    let jpeg = std::fs::read(shared_model().join("images/grace_hopper.jpg")).unwrap();
+    let jpeg = std::fs::read(test_data().join("images/grace_hopper.jpg")).unwrap();
     let r = h.post("/classify", &jpeg[..jpeg.len() / 3]);
     assert_error(&r, 400, "decode_failed");
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("JPEG"), "{}", r.text());
@@ -144,7 +144,11 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
     assert_error(&r, 413, "body_too_large");
     assert!(r.text().contains("host limit"), "{}", r.text());
     assert_still_serving(h);
-    assert_error(&h.post("/classify", &png_bomb()), 422, "image_too_large");
+    assert_error(
+        &h.post("/classify", &spinfer_testing::images::png_bomb()),
+        422,
+        "image_too_large",
+    );
     assert_still_serving(h);
     assert_error(&h.get("/classify"), 405, "method_not_allowed");
     assert_eq!(h.get("/classify").header("allow"), Some("POST"));
@@ -167,24 +171,4 @@ fn chunked_body_over_the_host_limit_is_413() {
     let r = h.request("POST", "/classify", &[("transfer-encoding", "chunked")], &chunked);
     assert_error(&r, 413, "body_too_large");
     assert_still_serving(h);
-}
-
-/// A 1×1 PNG whose header claims 50000×50000 pixels (2.5 GP), CRC fixed up.
-fn png_bomb() -> Vec<u8> {
-    let mut png = std::io::Cursor::new(Vec::new());
-    spinfer_pipeline::image::DynamicImage::new_rgb8(1, 1)
-        .write_to(&mut png, spinfer_pipeline::image::ImageFormat::Png)
-        .unwrap();
-    let mut png = png.into_inner();
-    png[16..20].copy_from_slice(&50_000u32.to_be_bytes());
-    png[20..24].copy_from_slice(&50_000u32.to_be_bytes());
-    let mut crc = !0u32;
-    for &b in &png[12..29] {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    png[29..33].copy_from_slice(&(!crc).to_be_bytes());
-    png
 }

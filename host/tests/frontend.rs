@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{repo_root, shared_model, Host};
+use common::{repo_root, test_data, Host};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use std::time::Duration;
 fn image_server(count: usize) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let cat = std::fs::read(shared_model().join("images/chelsea.png")).unwrap();
+    let cat = std::fs::read(test_data().join("images/chelsea.png")).unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(count) {
             let Ok(mut s) = stream else { continue };
@@ -47,7 +47,7 @@ fn app(env: &[(&str, &str)]) -> Host {
 }
 
 fn cat() -> Vec<u8> {
-    std::fs::read(shared_model().join("images/chelsea.png")).unwrap()
+    std::fs::read(test_data().join("images/chelsea.png")).unwrap()
 }
 
 fn post_json(h: &Host, body: &str) -> common::Response {

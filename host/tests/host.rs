@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{fixture, refuses, repo_root, shared_model, Host};
+use common::{fixture, refuses, repo_root, test_data, Host};
+use spinfer_testing::free_port;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -36,8 +37,8 @@ fn trap_oom_and_timeout_are_contained() {
     assert_eq!((r.status, r.error_code().as_str()), (504, "timeout"), "{}", r.text());
     assert!(start.elapsed() < Duration::from_secs(10), "timeout took {:?}", start.elapsed());
     assert_ok(&h);
-    let r = h
-        .post("/classify?top=1", &std::fs::read(shared_model().join("images/coffee.png")).unwrap());
+    let r =
+        h.post("/classify?top=1", &std::fs::read(test_data().join("images/coffee.png")).unwrap());
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -104,6 +105,49 @@ fn chaining_outbound_policy_and_variables() {
     assert_eq!(h.get("/nothing-routes-here").error_code(), "not_found");
 }
 
+/// Chained requests (frontend → classify.spin.internal) are admitted and counted like
+/// direct ones, from their own pool: with every slot held by a frontend waiting on
+/// classify, the classify calls still run. With one shared pool this would deadlock — each
+/// frontend waiting for a slot only another frontend could free — until the queue timeout
+/// answered 503; with chained calls bypassing admission, `/metrics` would count no
+/// classify work.
+#[test]
+fn chained_requests_are_admitted_and_counted_at_full_concurrency() {
+    let admin = format!("127.0.0.1:{}", free_port());
+    let h = Host::start(
+        &repo_root().join("spin.toml"),
+        &["--max-concurrency", "2", "--queue-timeout-ms", "10000", "--admin-listen", &admin],
+    );
+    let image = std::fs::read(test_data().join("images/chelsea.png")).unwrap();
+    let addr = h.addr;
+    let n = 6;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..n)
+        .map(|_| {
+            let image = image.clone();
+            std::thread::spawn(move || {
+                common::request(addr, "POST", "/api/classify?top=1", &[], &image)
+            })
+        })
+        .collect();
+    for c in clients {
+        let r = c.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let answer: spinfer_api::ClassifyResponse = r.parse();
+        assert_eq!(answer.predictions[0].index, 285);
+        assert!(answer.frontend.is_some());
+    }
+    assert!(started.elapsed() < Duration::from_secs(9), "took {:?}", started.elapsed());
+    let text = common::request(admin.parse().unwrap(), "GET", "/metrics", &[], b"").text();
+    for component in ["frontend", "classify"] {
+        let line =
+            format!("spinfer_requests_total{{component=\"{component}\",status=\"200\"}} {n}");
+        assert!(text.contains(&line), "{line} missing in:\n{text}");
+    }
+    assert!(text.contains("spinfer_queue_depth 0"), "{text}");
+    assert!(text.contains("spinfer_in_flight 0"), "{text}");
+}
+
 #[test]
 fn missing_graph_is_503_with_the_backend_message() {
     let dir = scratch("nn-missing");
@@ -119,7 +163,7 @@ fn missing_graph_is_503_with_the_backend_message() {
         &repo_root().join("spin.toml"),
         &["--runtime-config-file", dir.join("rc.toml").to_str().unwrap()],
     );
-    let img = std::fs::read(shared_model().join("images/eagle.jpg")).unwrap();
+    let img = std::fs::read(test_data().join("images/eagle.jpg")).unwrap();
     let r = h.post("/classify?model=efficientnet_lite0", &img);
     assert_eq!((r.status, r.error_code().as_str()), (503, "inference_failed"), "{}", r.text());
     assert!(r.text().contains("efficientnet_lite0"), "{}", r.text());
@@ -188,7 +232,7 @@ fn metrics_on_the_admin_listener() {
     {
         assert!(text.contains(name), "{name} missing");
     }
-    let img = std::fs::read(shared_model().join("images/china.jpg")).unwrap();
+    let img = std::fs::read(test_data().join("images/china.jpg")).unwrap();
     assert_eq!(h.post("/classify", &img).status, 200);
     let text = common::request(admin.parse().unwrap(), "GET", "/metrics", &[], b"").text();
     assert!(
@@ -212,10 +256,6 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("spinfer-test-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]

@@ -47,9 +47,7 @@ fn every_baseline_layout_matches_the_full_decode_averaged_down() {
 
 #[test]
 fn layouts_it_does_not_handle_are_refused() {
-    for name in ["cmyk.jpg"] {
-        assert!(decode_reduced(&fixture(name), 4).is_err(), "{name}");
-    }
+    assert!(decode_reduced(&fixture("cmyk.jpg"), 4).is_err());
 }
 
 #[test]

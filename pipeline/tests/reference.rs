@@ -1,22 +1,22 @@
 //! Bit-exactness against the reference: normalising the exact 224×224 crops in
-//! `../shared/model/crops224/` must reproduce every `tensor_f32le_nchw_sha256` in
-//! `../shared/model/expected_*.json`, for both models.
+//! `tests/data/crops224/` must reproduce every `tensor_f32le_nchw_sha256` in
+//! `tests/data/expected_*.json`, for both models (provenance: `tests/data/README.md`).
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use spinfer_pipeline::{find_model, normalise_nchw, tensor_le_bytes};
 use std::path::PathBuf;
 
-fn shared_model_dir() -> PathBuf {
-    let dir = std::env::var_os("SPINFER_SHARED_MODEL")
+fn test_data_dir() -> PathBuf {
+    let dir = std::env::var_os("SPINFER_TEST_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/model"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data"));
     assert!(dir.join("crops224").is_dir(), "reference assets not found at {}", dir.display());
     dir
 }
 
 fn check_model(model: &str) {
-    let dir = shared_model_dir();
+    let dir = test_data_dir();
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join(format!("expected_{model}.json"))).unwrap(),
     )
@@ -50,7 +50,7 @@ fn efficientnet_lite0_tensors_are_bit_exact() {
 
 #[test]
 fn reference_tensor_file_matches() {
-    let dir = shared_model_dir();
+    let dir = test_data_dir();
     let crop = image::open(dir.join("crops224/chelsea.png")).unwrap().to_rgb8();
     let tensor = normalise_nchw(&crop, find_model("mobilenetv2").unwrap().normalisation);
     let reference =
@@ -63,7 +63,7 @@ fn reference_tensor_file_matches() {
 /// JPEG decoders (zune-jpeg here, libjpeg-turbo in Pillow) differ by a little per pixel.
 #[test]
 fn resize_and_crop_reproduces_the_reference_crops() {
-    let dir = shared_model_dir();
+    let dir = test_data_dir();
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("expected_mobilenetv2.json")).unwrap(),
     )

@@ -12,10 +12,10 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const shared = process.env.SPINFER_SHARED_MODEL || join(root, "../shared/model");
+const data = process.env.SPINFER_TEST_DATA || join(root, "tests/data");
 const out = join(root, "tests-output");
 mkdirSync(out, { recursive: true });
-const cat = join(shared, "images/chelsea.png");
+const cat = join(data, "images/chelsea.png");
 
 let host, images, browser, base;
 

@@ -119,7 +119,7 @@ pub fn decode(bytes: &[u8], n: usize) -> Result<RgbImage, Error> {
         match marker {
             0xDB => read_quant(seg, &mut tables)?,
             0xC4 => read_huffman(seg, &mut tables)?,
-            0xC0 | 0xC1 | 0xC2 if frame.is_some() => return Err("a second frame header"),
+            0xC0..=0xC2 if frame.is_some() => return Err("a second frame header"),
             0xC0 | 0xC1 => frame = Some(read_frame(seg, false)?),
             0xC2 => frame = Some(read_frame(seg, true)?),
             0xC3..=0xCF => return Err("not a Huffman-coded DCT JPEG"),

@@ -1,20 +1,21 @@
-//! `spinfer bench-portable`: the Wasm wasi:nn provider against native ONNX Runtime, in
+//! `spinfer-bench portable`: the Wasm wasi:nn provider against native ONNX Runtime, in
 //! one run on one input (the reference tensor): a fresh provider instance per inference
 //! (as Spin makes one per request), instantiate + first inference with and without
 //! pre-initialisation, and the logits' largest difference from ONNX Runtime's.
 
-use crate::bench::{line, summarize, Native};
-use crate::portable::{fresh_inference, Provider, Source};
+use crate::http::{line, summarize, Native};
+use crate::provider::{fresh_inference, Provider, Source};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// What to measure (the `spinfer bench-portable` command line).
+/// What to measure (the `spinfer-bench portable` command line).
 #[derive(clap::Args)]
 pub struct PortableArgs {
     /// The pre-initialised provider component.
     #[arg(long, default_value = "target/wasm32-wasip2/release/nn_provider.init.wasm")]
     pub provider: PathBuf,
-    /// The provider before pre-initialisation, to time instantiate + load + first inference without it.
+    /// The provider before pre-initialisation, to time instantiate + load + first inference
+    /// without it.
     #[arg(long)]
     pub raw_provider: Option<PathBuf>,
     #[arg(long, default_value = "mobilenetv2")]
@@ -48,7 +49,7 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
         a.tensor.display()
     );
     println!(
-        "spinfer bench-portable: model {}, input {}, {} inferences per series",
+        "spinfer-bench portable: model {}, input {}, {} inferences per series",
         a.model,
         a.tensor.display(),
         a.requests
@@ -67,8 +68,11 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
     );
     let first = fresh_inference(&provider, Source::Name(&a.model), &dims, &input)?;
     println!(
-        "pre-initialised, first request: instantiate {:.2} ms + load-by-name/compute {:.1} ms = {:.1} ms",
-        first.instantiate_ms, first.infer_ms, first.instantiate_ms + first.infer_ms
+        "pre-initialised, first request: instantiate {:.2} ms + load-by-name/compute {:.1} ms \
+         = {:.1} ms",
+        first.instantiate_ms,
+        first.infer_ms,
+        first.instantiate_ms + first.infer_ms
     );
     println!(
         "parity: max |portable - native| over {} logits = {:.2e}",
@@ -118,8 +122,11 @@ pub fn run(a: &PortableArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {
         let provider = Provider::load(raw, cache_dir)?;
         let r = fresh_inference(&provider, Source::Onnx(&bytes), &dims, &input)?;
         println!(
-            "not pre-initialised (load ONNX bytes per instance): instantiate {:.2} ms + load/optimise/compute {:.0} ms = {:.0} ms ({:.0}x the pre-initialised first request)",
-            r.instantiate_ms, r.infer_ms, r.instantiate_ms + r.infer_ms,
+            "not pre-initialised (load ONNX bytes per instance): instantiate {:.2} ms + \
+             load/optimise/compute {:.0} ms = {:.0} ms ({:.0}x the pre-initialised first request)",
+            r.instantiate_ms,
+            r.infer_ms,
+            r.instantiate_ms + r.infer_ms,
             (r.instantiate_ms + r.infer_ms) / (first.instantiate_ms + first.infer_ms)
         );
     }

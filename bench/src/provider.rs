@@ -1,10 +1,10 @@
 //! Drives a Wasm wasi:nn *provider* (nn-provider, which exports wasi:nn) straight from the
 //! host, with no host wasi-nn anywhere: a fresh instance per inference, as Spin makes one
 //! per request. The parity test compares its logits with ONNX Runtime's on the reference
-//! tensor, and `spinfer bench-portable` times it (pre-initialised vs not, against native).
+//! tensor, and `spinfer-bench portable` times it (pre-initialised vs not, against native).
 
-use crate::runtime::{compile_cached, engine, wt, InstanceLimits};
 use anyhow::{bail, Context as _};
+use spinfer::engine::{compile_cached, engine, wt, InstanceLimits};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Linker, ResourceAny, ResourceTable};
@@ -12,7 +12,10 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 mod bindings {
-    wasmtime::component::bindgen!({ path: "../nn-provider/wit", world: "spinfer:nn-provider/provider" });
+    wasmtime::component::bindgen!({
+        path: "../nn-provider/wit",
+        world: "spinfer:nn-provider/provider",
+    });
 }
 
 use bindings::exports::wasi::nn::graph::{ExecutionTarget, GraphEncoding};

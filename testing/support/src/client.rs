@@ -1,6 +1,6 @@
-//! A minimal blocking HTTP/1.1 client (one request per connection) for the benchmark
+//! A minimal blocking HTTP/1.1 client (one request per connection) for the benchmarks
 //! and the integration tests: enough to drive the host over loopback without pulling a
-//! client stack into the build.
+//! client stack into the build. The panicking helpers are for tests.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -29,12 +29,17 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// The `error.code` of a JSON error body; panics when there is none (test helper).
+    /// The body as one of the API's types; panics with the body when it is not.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("not a {} ({e}): {}", std::any::type_name::<T>(), self.text())
+        })
+    }
+
+    /// The `error.code` of a JSON error body ([`spinfer_api::ErrorBody`]); panics when there
+    /// is none.
     pub fn error_code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error.code in {}", self.text()))
-            .to_owned()
+        self.parse::<spinfer_api::ErrorBody>().error.code
     }
 }
 

@@ -1,4 +1,4 @@
-//! `spinfer bench`: the numbers the host promises, measured in one run on one machine.
+//! `spinfer-bench http`: the numbers the host promises, measured in one run on one machine.
 //! Native inference (the host's own ONNX Runtime session pool, same threads, no Wasm)
 //! is the baseline; against a running `spinfer up` it then measures end-to-end
 //! `POST /classify` latency at concurrency 1, the instantiate+call overhead of a
@@ -6,9 +6,9 @@
 //! concurrency 2 and 8. Optionally the same against a baseline server, and the
 //! end-to-end latency of the portable classify (spin.portable.toml) beside the native one.
 
-use crate::client::try_request;
-use crate::nn::{InferenceObserver, PoolConfig, SharedRegistry};
+use spinfer::nn::{InferenceObserver, PoolConfig, SharedRegistry};
 use spinfer_pipeline::{decode_rgb8, find_model, tensor_le_bytes, to_model_input, DecodeLimits};
+use spinfer_testing::try_request;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -156,8 +156,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         tensor_le_bytes(&to_model_input(&decode_rgb8(&bytes, DecodeLimits::default())?, spec));
     let n = args.requests;
     let path = format!("/classify?model={}", args.model);
-    println!("spinfer bench: {} ({} bytes), model {}, {} requests per series, {} ORT intra-op thread(s) per session",
-        args.image.display(), bytes.len(), args.model, n, args.intra_threads);
+    println!(
+        "spinfer-bench http: {} ({} bytes), model {}, {} requests per series, \
+         {} ORT intra-op thread(s) per session",
+        args.image.display(),
+        bytes.len(),
+        args.model,
+        n,
+        args.intra_threads
+    );
 
     let native = native(args, &input)?;
     line("native inference (ONNX Runtime, no Wasm)", &native, None);
@@ -171,7 +178,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(p) = args.portable {
         let _ = load(p, "POST", &path, &bytes, 1, 3); // warm-up
         let pc1 = load(p, "POST", &path, &bytes, 1, n);
-        line("POST /classify end-to-end, portable classify (Wasm wasi:nn provider, no host wasi-nn), concurrency 1", &pc1.latency, Some(pc1.errors));
+        line(
+            "POST /classify end-to-end, portable classify \
+             (Wasm wasi:nn provider, no host wasi-nn), concurrency 1",
+            &pc1.latency,
+            Some(pc1.errors),
+        );
         println!(
             "  ratio portable / native-host end-to-end p50: {:.2}x (p99 {:.2}x)",
             pc1.latency.p50 / c1.latency.p50,
@@ -197,7 +209,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         if let Some(base) = args.baseline {
             let b = load(base, "POST", &path, &bytes, c, (n / 4).max(2 * c));
             if b.rps > 0.0 {
-                println!("  baseline, concurrency {c}: {:.1} req/s (p50 {:.1} ms, errors {}); spinfer / baseline = {:.1}x", b.rps, b.latency.p50, b.errors, l.rps / b.rps);
+                println!(
+                    "  baseline, concurrency {c}: {:.1} req/s (p50 {:.1} ms, errors {}); \
+                     spinfer / baseline = {:.1}x",
+                    b.rps,
+                    b.latency.p50,
+                    b.errors,
+                    l.rps / b.rps
+                );
             } else {
                 println!(
                     "  baseline, concurrency {c}: no successful responses ({} errors); no ratio",

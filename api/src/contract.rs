@@ -1,0 +1,98 @@
+//! The JSON bodies of spinfer's HTTP API, as types: what classify writes, what frontend
+//! reads back and extends, and what the tests and clients parse. Plain serde, no Spin and
+//! no image code, so any crate (host tests included) can use them.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /classify` and `POST /api/classify` on success.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifyResponse {
+    /// The model that ran (`?model=`, or the default).
+    pub model: String,
+    /// The decoded image's size, before resizing.
+    pub image: ImageSize,
+    /// The top-K classes, most probable first.
+    pub predictions: Vec<Prediction>,
+    pub timings_ms: Timings,
+    /// Added by frontend (`/api/classify`); absent in classify's own answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<FrontendTimings>,
+}
+
+/// Width and height in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One class of the top-K.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// Output index of the class (ImageNet-1k: 0..1000).
+    pub index: usize,
+    pub label: String,
+    /// Softmax probability.
+    pub probability: f32,
+}
+
+/// Where classify spent a request, milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub decode: f64,
+    pub preprocess: f64,
+    pub inference: f64,
+    pub total: f64,
+}
+
+/// Frontend's own time around the call to classify, milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FrontendTimings {
+    pub total_ms: f64,
+    /// Time fetching the image for a `{"url":…}` request; `null` for uploads.
+    pub fetch_ms: Option<f64>,
+}
+
+/// `GET /classify/models` and `GET /api/models`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelsResponse {
+    pub models: Vec<ModelInfo>,
+}
+
+/// One model classify serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    /// The model used without `?model=`.
+    pub default: bool,
+    /// NCHW input shape.
+    pub input_shape: [u32; 4],
+    /// Number of labels, or `null` when the label file is missing.
+    pub labels: Option<usize>,
+}
+
+/// `GET /classify/healthz` when the default graph loads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    pub status: String,
+    pub model: String,
+}
+
+/// Every error answer, from the components and from the host: `{"error":{"code","message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A stable machine-readable `code` (the README's error table) and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { error: ErrorDetail { code: code.into(), message: message.into() } }
+    }
+}

@@ -1,0 +1,208 @@
+//! The application: every component of the manifest compiled once and linked (with its
+//! environment, files, variables and allowed hosts resolved), and the routes. Requests
+//! run through [`App::invoke`], which hands them to a fresh instance.
+
+use crate::engine::{self, compile_cached, wt, InstanceLimits};
+use crate::instance::{ComponentPre, Instances, InvokeError, RequestState};
+use crate::manifest::{Component as ManifestComponent, Manifest, Mount};
+use crate::metrics::Metrics;
+use crate::nn::SharedRegistry;
+use crate::outbound::{self, Caller, HostRule};
+use crate::response::{Body, Response};
+use crate::routes::Router;
+use anyhow::{bail, Context as _};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::component::Linker;
+use wasmtime::Engine;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// The running application: components, routes, and what their instances share.
+pub struct App {
+    pub router: Router,
+    instances: Instances,
+    components: HashMap<String, ComponentPre>,
+    staging: PathBuf,
+}
+
+impl App {
+    /// Compile every component of `manifest`, resolve variables and allowed hosts.
+    /// `nn`: the wasi-nn graphs, or `None` for no wasi:nn at all, as on stock Spin (a
+    /// component importing it is refused; the composed classify-portable.wasm carries its
+    /// own provider).
+    pub fn load(
+        manifest: &Manifest,
+        overrides: &BTreeMap<String, String>,
+        nn: Option<SharedRegistry>,
+        limits: InstanceLimits,
+        metrics: Arc<Metrics>,
+        cache_dir: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let engine = engine::engine(&limits)?;
+        let nn_linked = nn.is_some();
+        let linker = RequestState::linker(&engine, nn_linked)?;
+        let app_vars = resolve_app_variables(manifest, overrides)?;
+        let staging = std::env::temp_dir().join(format!("spinfer-{}", std::process::id()));
+        let mut components = HashMap::new();
+        for c in manifest.components.values() {
+            let loaded =
+                load_component(&engine, &linker, c, &app_vars, &staging, cache_dir, nn_linked)
+                    .with_context(|| format!("component {:?}", c.id))?;
+            components.insert(c.id.clone(), loaded);
+        }
+        let router =
+            Router::new(manifest.triggers.iter().map(|t| (t.route.as_str(), t.component.as_str())))
+                .map_err(anyhow::Error::msg)?;
+        let nn = nn.unwrap_or_default();
+        Ok(Self {
+            router,
+            instances: Instances { engine, limits, nn, metrics },
+            components,
+            staging,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.instances.engine
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.instances.metrics
+    }
+
+    pub fn has_component(&self, id: &str) -> bool {
+        self.components.contains_key(id)
+    }
+
+    /// Run one request through a fresh instance of `component`, for `caller`.
+    pub async fn invoke(
+        &self,
+        component: &str,
+        req: hyper::Request<Body>,
+        caller: Caller,
+    ) -> Result<Response, InvokeError> {
+        let Some(pre) = self.components.get(component) else {
+            let e = anyhow::anyhow!("no such component");
+            return Err(InvokeError::Internal(component.to_owned(), e));
+        };
+        self.instances.invoke(pre, req, caller).await
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
+/// Application variables: defaults, overridden by `SPIN_VARIABLE_<NAME>` (given here as
+/// `overrides`).
+pub fn resolve_app_variables(
+    manifest: &Manifest,
+    overrides: &BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut vars = BTreeMap::new();
+    for (name, v) in &manifest.variables {
+        match overrides.get(name).or(v.default.as_ref()) {
+            Some(value) => {
+                vars.insert(name.clone(), value.clone());
+            }
+            None if v.required => {
+                bail!("variable {name:?} is required: set SPIN_VARIABLE_{}", name.to_uppercase())
+            }
+            None => {}
+        }
+    }
+    Ok(vars)
+}
+
+/// A component's variables and allowed hosts with `{{ name }}` expanded from `app_vars`.
+pub fn resolve_component(
+    c: &ManifestComponent,
+    app_vars: &BTreeMap<String, String>,
+) -> anyhow::Result<(BTreeMap<String, String>, Vec<HostRule>)> {
+    let variables = c
+        .variables
+        .iter()
+        .map(|(k, t)| Ok((k.clone(), outbound::expand(t, app_vars).map_err(anyhow::Error::msg)?)))
+        .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
+    let allowed_hosts = c
+        .allowed_outbound_hosts
+        .iter()
+        .map(|t| {
+            outbound::expand(t, app_vars)
+                .and_then(|h| HostRule::parse(&h))
+                .map_err(anyhow::Error::msg)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((variables, allowed_hosts))
+}
+
+fn load_component(
+    engine: &Engine,
+    linker: &Linker<RequestState>,
+    c: &ManifestComponent,
+    app_vars: &BTreeMap<String, String>,
+    staging: &Path,
+    cache_dir: Option<&Path>,
+    nn_linked: bool,
+) -> anyhow::Result<ComponentPre> {
+    let bytes = std::fs::read(&c.source).with_context(|| {
+        format!("cannot read component source {} (build it first: make build)", c.source.display())
+    })?;
+    let component = compile_cached(engine, &bytes, cache_dir)?;
+    let linked = linker.instantiate_pre(&component).map_err(|e| {
+        let e = wt(e);
+        let hint = if !nn_linked && format!("{e:#}").contains("wasi:nn") {
+            " (wasi:nn is not linked: --nn-backend none; compose a provider in, \
+             e.g. classify-portable.wasm)"
+        } else {
+            ""
+        };
+        e.context(format!("cannot satisfy the imports of {}{hint}", c.source.display()))
+    })?;
+    let pre = ProxyPre::new(linked)
+        .map_err(wt)
+        .context("component does not export wasi:http/incoming-handler@0.2.x")?;
+    let (variables, allowed_hosts) = resolve_component(c, app_vars)?;
+    Ok(ComponentPre {
+        id: c.id.clone(),
+        pre,
+        env: c.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        preopens: stage_files(&c.id, &c.files, staging)?,
+        variables: Arc::new(variables),
+        allowed_hosts: Arc::new(allowed_hosts),
+    })
+}
+
+/// Directories mount as they are; single files are linked into a per-component
+/// staging directory that is mounted at `/`.
+fn stage_files(
+    id: &str,
+    mounts: &[Mount],
+    staging: &Path,
+) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let mut preopens = Vec::new();
+    let root = staging.join(id);
+    let mut staged_any = false;
+    for m in mounts {
+        if m.host.is_dir() {
+            preopens.push((m.host.clone(), m.guest.clone()));
+        } else if m.host.is_file() {
+            let dest = root.join(m.guest.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap_or(&root))?;
+            if std::fs::hard_link(&m.host, &dest).is_err() {
+                std::fs::copy(&m.host, &dest)
+                    .with_context(|| format!("staging {}", m.host.display()))?;
+            }
+            staged_any = true;
+        } else {
+            bail!("files: {} does not exist", m.host.display());
+        }
+    }
+    if staged_any {
+        preopens.push((root, "/".to_owned()));
+    }
+    Ok(preopens)
+}
