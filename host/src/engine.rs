@@ -22,6 +22,9 @@ pub struct InstanceLimits {
 }
 
 /// Engine configuration shared by the host and its benchmarks.
+/// Bytes of each pooled linear memory (and table) kept resident between instances.
+const KEEP_RESIDENT: usize = 4 << 20;
+
 pub fn engine(limits: &InstanceLimits) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
@@ -35,7 +38,12 @@ pub fn engine(limits: &InstanceLimits) -> anyhow::Result<Engine> {
         .max_memories_per_component(4)
         .max_tables_per_component(16)
         .max_core_instances_per_component(32)
-        .max_memory_size(limits.max_memory_bytes);
+        .max_memory_size(limits.max_memory_bytes)
+        // A request's instance touches a few MiB (body, planes, crop, tensor): keep that
+        // much of each pooled memory mapped and reset it with memset, instead of handing
+        // it back to the kernel and taking a page fault per 4 KiB page next time.
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(wt).context("creating the wasmtime engine")
 }

@@ -110,30 +110,27 @@ impl Server {
     }
 
     async fn run(&self, component: &str, req: Request<Incoming>) -> Response {
+        // Read the whole body (at most the limit, within the body deadline) before the
+        // instance exists, declared length or chunked alike: the component then reads it
+        // from memory in a few calls instead of waking once per network chunk (measured:
+        // ~2 ms of a 141 KB upload), and a component that answers before reading all of
+        // it (413 from Content-Length) no longer leaves the upload unread under a client
+        // that writes everything before it reads.
         let (parts, body) = req.into_parts();
-        let req = if parts.headers.contains_key(hyper::header::CONTENT_LENGTH) {
-            // Declared and within the limit: stream it to the component.
-            Request::from_parts(parts, body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync())
-        } else {
-            // No declared length (chunked): read at most the limit, then hand it over.
-            let collect = Limited::new(body, self.limits.max_body_bytes as usize).collect();
-            let Ok(collected) = tokio::time::timeout(self.limits.body_timeout, collect).await
-            else {
-                return json_error(408, "body_timeout", "the request body did not arrive in time");
-            };
-            match collected {
-                Ok(collected) => Request::from_parts(parts, full(collected.to_bytes())),
-                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                    let msg = format!(
-                        "body is over the host limit of {} bytes",
-                        self.limits.max_body_bytes
-                    );
-                    return json_error(413, "body_too_large", &msg);
-                }
-                Err(e) => {
-                    let msg = format!("could not read the body: {e}");
-                    return json_error(400, "body_read_failed", &msg);
-                }
+        let collect = Limited::new(body, self.limits.max_body_bytes as usize).collect();
+        let Ok(collected) = tokio::time::timeout(self.limits.body_timeout, collect).await else {
+            return json_error(408, "body_timeout", "the request body did not arrive in time");
+        };
+        let req = match collected {
+            Ok(collected) => Request::from_parts(parts, full(collected.to_bytes())),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                let msg =
+                    format!("body is over the host limit of {} bytes", self.limits.max_body_bytes);
+                return json_error(413, "body_too_large", &msg);
+            }
+            Err(e) => {
+                let msg = format!("could not read the body: {e}");
+                return json_error(400, "body_read_failed", &msg);
             }
         };
         self.invoke(component, req, 0).await

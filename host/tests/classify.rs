@@ -5,6 +5,9 @@
 mod common;
 
 use common::{check_model_on, repo_root, test_data, Host};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
 
 /// Each test runs its own `spinfer up` (about a second with the precompiled cache), so
 /// every child process is stopped when its test ends.
@@ -171,4 +174,27 @@ fn chunked_body_over_the_host_limit_is_413() {
     let r = h.request("POST", "/classify", &[("transfer-encoding", "chunked")], &chunked);
     assert_error(&r, 413, "body_too_large");
     assert_still_serving(h);
+}
+
+/// A client that writes its whole upload before it reads (as Python's urllib and requests
+/// do) gets classify's early 413 as JSON, not a reset: the host reads the body, up to its
+/// own limit, before the component runs, so nothing is left unread when it answers.
+#[test]
+fn an_early_answer_reaches_a_client_that_writes_everything_first() {
+    let h = host();
+    let body = vec![0u8; 12 * 1024 * 1024]; // over classify's 10 MiB, under the host's 16
+    let mut stream = TcpStream::connect(h.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = format!(
+        "POST /classify HTTP/1.1\r\nHost: spinfer\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).expect("the server takes the whole upload");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("the answer arrives, no reset");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("\"body_too_large\""), "{text}");
+    assert_still_serving(&h);
 }
