@@ -78,6 +78,7 @@ deploy:
 
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline
+	$(HOST_CARGO) test --release --locked -p spinfer-oip
 	$(HOST_CARGO) test --release --locked -p spinfer --lib
 	$(HOST_CARGO) test --release --locked -p spinfer-bench -p spinfer-testing --lib
 	$(HOST_CARGO) test --release --locked -p frontend --lib
