@@ -15,6 +15,8 @@ pub struct Request<'a> {
     pub outputs: Option<Vec<RequestOutput>>,
     /// Request-level `binary_data_output`: outputs without their own `binary_data`.
     pub binary_output: bool,
+    /// The request-level `parameters`, for the server's own options.
+    pub parameters: Option<Parameters>,
 }
 
 /// One input, its shape checked (non-negative, element count fits `usize`).
@@ -81,16 +83,15 @@ pub fn parse_request<'a>(
             (None, None) => return Err(OipError::data(&input.name, "no data and no binary data")),
             (None, Some(data)) => Payload::Json(data),
             (Some(size), None) => {
-                let size = usize::try_from(size).ok().filter(|&s| s <= tail.len()).ok_or_else(
-                    || {
+                let size =
+                    usize::try_from(size).ok().filter(|&s| s <= tail.len()).ok_or_else(|| {
                         OipError::Framing(format!(
                             "binary_data_size {size} of {:?} is past the end of the body \
                              ({} binary bytes left)",
                             input.name,
                             tail.len()
                         ))
-                    },
-                )?;
+                    })?;
                 let (mine, rest) = tail.split_at(size);
                 tail = rest;
                 Payload::Binary(mine)
@@ -109,6 +110,7 @@ pub fn parse_request<'a>(
         inputs,
         outputs: request.outputs,
         binary_output: flag(request.parameters.as_ref(), "binary_data_output"),
+        parameters: request.parameters,
     })
 }
 
@@ -123,7 +125,11 @@ fn check_shape(name: &str, dims: &[i64]) -> Result<(Vec<usize>, usize), OipError
     let mut shape = Vec::with_capacity(dims.len());
     let mut elements: usize = 1;
     for &d in dims {
-        let d = usize::try_from(d).map_err(|_| bad(format!("negative dimension {d}")))?;
+        if d < 0 {
+            return Err(bad(format!("negative dimension {d}")));
+        }
+        let d = usize::try_from(d)
+            .map_err(|_| bad(format!("dimension {d} overflows this server's sizes")))?;
         elements = elements
             .checked_mul(d)
             .ok_or_else(|| bad(format!("the element count of {dims:?} overflows")))?;
@@ -216,7 +222,10 @@ impl Input<'_> {
 }
 
 /// Visit the leaves of nested arrays in row-major order (a scalar is one leaf).
-fn flatten(value: &Value, leaf: &mut impl FnMut(&Value) -> Result<(), String>) -> Result<(), String> {
+fn flatten(
+    value: &Value,
+    leaf: &mut impl FnMut(&Value) -> Result<(), String>,
+) -> Result<(), String> {
     match value {
         Value::Array(items) => items.iter().try_for_each(|v| flatten(v, leaf)),
         other => leaf(other),

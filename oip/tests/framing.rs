@@ -51,7 +51,10 @@ fn refuse(body: &[u8], header: Option<&str>) -> OipError {
     }
 }
 
-fn binary_input(shape: &str, size: &str, tail: &[u8]) -> (Vec<u8>, Option<String>) {
+/// A body and its `Inference-Header-Content-Length`, if any.
+type Framed = (Vec<u8>, Option<String>);
+
+fn binary_input(shape: &str, size: &str, tail: &[u8]) -> Framed {
     let json = format!(
         r#"{{"inputs":[{{"name":"x","shape":{shape},"datatype":"FP32",
             "parameters":{{"binary_data_size":{size}}}}}]}}"#
@@ -64,7 +67,7 @@ fn binary_input(shape: &str, size: &str, tail: &[u8]) -> (Vec<u8>, Option<String
 fn hostile_bodies_are_refused_with_400() {
     let plain = |s: &str| (s.as_bytes().to_vec(), None);
     let with_header = |s: &str, h: &str| (s.as_bytes().to_vec(), Some(h.to_owned()));
-    let cases: Vec<((Vec<u8>, Option<String>), &str)> = vec![
+    let cases: Vec<(Framed, &str)> = vec![
         (plain("{not json"), "malformed"),
         (plain(""), "malformed"),
         (plain(r#"{"inputs":[]}"#), "no inputs"),
@@ -86,8 +89,14 @@ fn hostile_bodies_are_refused_with_400() {
         (binary_input("[1,3]", "8", &[0; 8]), "bytes of FP32 data"),
         (binary_input("[1,2]", "8", &[0; 12]), "follow the last"),
         // JSON count and type mismatches, no data at all.
-        (plain(r#"{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2]}]}"#), "2 elements"),
-        (plain(r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":["a"]}]}"#), "not a number"),
+        (
+            plain(r#"{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2]}]}"#),
+            "2 elements",
+        ),
+        (
+            plain(r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":["a"]}]}"#),
+            "not a number",
+        ),
         (plain(r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32"}]}"#), "no data"),
     ];
     for ((body, header), needle) in cases {
