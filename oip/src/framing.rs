@@ -144,18 +144,7 @@ impl Input<'_> {
     pub fn fp32(&self) -> Result<Vec<f32>, OipError> {
         match &self.payload {
             Payload::Binary(bytes) => {
-                let needed = self.elements.checked_mul(4);
-                if needed != Some(bytes.len()) {
-                    return Err(OipError::data(
-                        &self.name,
-                        format!(
-                            "{} bytes of FP32 data for shape {:?} ({} elements × 4 bytes)",
-                            bytes.len(),
-                            self.shape,
-                            self.elements
-                        ),
-                    ));
-                }
+                self.fp32_byte_count(bytes.len())?;
                 let words = bytes.chunks_exact(4);
                 Ok(words.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
             }
@@ -173,6 +162,34 @@ impl Input<'_> {
                 Ok(out)
             }
         }
+    }
+
+    /// The data of an FP32 tensor as little-endian bytes: binary data as it came (no
+    /// copy), JSON numbers converted. The count must match the shape.
+    pub fn fp32_le(&self) -> Result<std::borrow::Cow<'_, [u8]>, OipError> {
+        match &self.payload {
+            Payload::Binary(bytes) => {
+                self.fp32_byte_count(bytes.len())?;
+                Ok(std::borrow::Cow::Borrowed(bytes))
+            }
+            Payload::Json(_) => {
+                let values = self.fp32()?;
+                Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into())
+            }
+        }
+    }
+
+    fn fp32_byte_count(&self, got: usize) -> Result<(), OipError> {
+        if self.elements.checked_mul(4) == Some(got) {
+            return Ok(());
+        }
+        Err(OipError::data(
+            &self.name,
+            format!(
+                "{got} bytes of FP32 data for shape {:?} ({} elements × 4 bytes)",
+                self.shape, self.elements
+            ),
+        ))
     }
 
     /// The elements of a BYTES tensor: binary (each a 4-byte little-endian length, then

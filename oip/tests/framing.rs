@@ -160,3 +160,21 @@ fn errors_have_the_protocol_body_and_status() {
     assert_eq!(e.status(), 404);
     assert_eq!(serde_json::to_string(&e.body()).unwrap(), r#"{"error":"unknown model \"x\""}"#);
 }
+
+#[test]
+fn fp32_le_borrows_binary_data_and_converts_json() {
+    let json = r#"{"inputs":[{"name":"a","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}"#;
+    let tail = fp32_le(&[1.0, 2.0]);
+    let (body, h) = framed(json, &tail);
+    let req = parse_request(&body, Some(&h)).unwrap();
+    let le = req.inputs[0].fp32_le().unwrap();
+    assert!(matches!(le, std::borrow::Cow::Borrowed(_)));
+    assert_eq!(&*le, tail.as_slice());
+    let json = r#"{"inputs":[{"name":"a","shape":[1,2],"datatype":"FP32","data":[[1,2]]}]}"#;
+    let req = parse_request(json.as_bytes(), None).unwrap();
+    assert_eq!(&*req.inputs[0].fp32_le().unwrap(), tail.as_slice());
+    let json = r#"{"inputs":[{"name":"a","shape":[3],"datatype":"FP32","parameters":{"binary_data_size":8}}]}"#;
+    let (body, h) = framed(json, &tail);
+    let e = parse_request(&body, Some(&h)).unwrap().inputs[0].fp32_le().unwrap_err();
+    assert!(e.to_string().contains("8 bytes of FP32 data for shape [3]"), "{e}");
+}

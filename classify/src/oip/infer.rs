@@ -9,9 +9,8 @@ use spinfer_oip::{
     classification, encode_response, flag, parse_request, Input, OipError, Output, OutputData,
     HEADER_LENGTH,
 };
-use spinfer_pipeline::{
-    decode_for_resize, decode_full, model_input_bytes, tensor_le_bytes, ModelSpec, RESIZE,
-};
+use spinfer_pipeline::{decode_for_resize, decode_full, model_input_bytes, ModelSpec, RESIZE};
+use std::borrow::Cow;
 
 /// What the client asked of one output.
 struct Wanted {
@@ -51,8 +50,6 @@ pub async fn infer(req: IncomingRequest, model: &'static ModelSpec) -> Result<Re
         }
     };
     let id = request.id.clone();
-    drop(request);
-    drop(body);
     let logits = crate::nn::infer_batch(model, n as u32, &tensor)
         .map_err(|e| OipError::Unavailable(e.to_string()))?;
     if logits.len() != n * model.classes {
@@ -177,7 +174,10 @@ fn check_batch(n: usize) -> Result<usize, OipError> {
 }
 
 /// `input`: FP32 `[N,3,224,224]`, passed to the graph as it is.
-fn tensor_input(input: &Input<'_>, model: &ModelSpec) -> Result<(usize, Vec<u8>), OipError> {
+fn tensor_input<'a>(
+    input: &'a Input<'_>,
+    model: &ModelSpec,
+) -> Result<(usize, Cow<'a, [u8]>), OipError> {
     check_datatype(input, "FP32")?;
     let [_, c, h, w] = model.input_shape.map(|d| d as usize);
     let n = match input.shape.as_slice() {
@@ -190,7 +190,7 @@ fn tensor_input(input: &Input<'_>, model: &ModelSpec) -> Result<(usize, Vec<u8>)
         }
     };
     let n = check_batch(n)?;
-    Ok((n, tensor_le_bytes(&input.fp32()?)))
+    Ok((n, input.fp32_le()?))
 }
 
 /// `image`: BYTES `[N]` or `[N,1]` of encoded images → classify's decode + preprocess.
@@ -199,7 +199,7 @@ fn image_input(
     model: &ModelSpec,
     limits: &Limits,
     full_decode: bool,
-) -> Result<(usize, Vec<u8>), OipError> {
+) -> Result<(usize, Cow<'static, [u8]>), OipError> {
     check_datatype(input, "BYTES")?;
     let n = match input.shape.as_slice() {
         [n] | [n, 1] => check_batch(*n)?,
@@ -219,5 +219,5 @@ fn image_input(
         .map_err(|e| OipError::Invalid(format!("image {i} of {n}: {e}")))?;
         tensor.extend(model_input_bytes(&image, model));
     }
-    Ok((n, tensor))
+    Ok((n, tensor.into()))
 }
