@@ -15,6 +15,7 @@ it: an `InferenceServerException` carrying the server's message.
 import json
 import os
 import sys
+import tempfile
 import unittest
 
 import numpy as np
@@ -210,12 +211,39 @@ class Oip(unittest.TestCase):
         self.assertLessEqual(np.abs(r.as_numpy("logits") - self.reference).max(), TOL)
 
 
+class MissingGraph(unittest.TestCase):
+    """A host whose runtime config lacks one model's graph: 503s, the protocol's form."""
+
+    def test_unready_model_is_503(self):
+        with tempfile.TemporaryDirectory() as d:
+            rc = os.path.join(d, "rc.toml")
+            with open(rc, "w") as f:
+                f.write(f'[wasi_nn.models]\n{M} = "{os.path.join(ROOT, "models", M, "model.onnx")}"\n')
+            with Spinfer("-f", "spin.toml", "--runtime-config-file", rc) as server:
+                c = tc.InferenceServerClient(server.addr, network_timeout=120)
+                self.assertTrue(c.is_server_live())
+                self.assertFalse(c.is_server_ready())
+                self.assertTrue(c.is_model_ready(M))
+                self.assertFalse(c.is_model_ready("efficientnet_lite0"))
+                blob = [images_input([image_bytes("images/eagle.jpg")])]
+                with self.assertRaises(InferenceServerException) as caught:
+                    c.infer("efficientnet_lite0", blob)
+                self.assertEqual(caught.exception.status(), "503")
+                self.assertIn("efficientnet_lite0", caught.exception.message())
+                top1 = [tc.InferRequestedOutput("logits", class_count=1)]
+                r = c.infer(M, blob, outputs=top1).as_numpy("logits")
+                self.assertEqual(text(r[0][0]).split(":")[1], "22")
+                c.close()
+
+
 def main():
     runtimes = sys.argv[1:] or list(RUNTIMES)
     suite = unittest.TestSuite()
     for name in runtimes:
         case = type(f"Oip_{name}", (Oip,), {"runtime": name})
         suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(case))
+    if "native" in runtimes:
+        suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(MissingGraph))
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     sys.exit(0 if result.wasSuccessful() else 1)
 
