@@ -12,7 +12,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test lint test-unit test-integration test-accuracy test-browser wit clean-cache
+.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -45,7 +45,7 @@ bench: build
 	@$(HOST_CARGO) build --release --locked -p spinfer-pipeline --example stages
 	@$(ENV) && PIPELINE_TARGET=$(HOST_TARGET) .venv/bin/python loadtest/fastpath.py bench
 
-test: build lint test-unit k8s-check test-integration test-accuracy test-browser
+test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-browser
 
 # Formatting, clippy (-D warnings) on every workspace crate, the README's error table
 # against the code. Clippy runs on the host target for all crates (the components compile
@@ -78,6 +78,7 @@ deploy:
 
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline
+	$(HOST_CARGO) test --release --locked -p spinfer-oip
 	$(HOST_CARGO) test --release --locked -p spinfer --lib
 	$(HOST_CARGO) test --release --locked -p spinfer-bench -p spinfer-testing --lib
 	$(HOST_CARGO) test --release --locked -p frontend --lib
@@ -86,6 +87,11 @@ test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
 	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable -- --test-threads=2
 	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer-bench --test provider
+
+# The Open Inference Protocol on classify with PyPI tritonclient[http], against the native
+# host and the portable app (tests/oip/).
+test-oip:
+	@$(ENV) && .venv/bin/python tests/oip/test_oip.py native portable
 
 # Reduced-scale JPEG decoding vs full-size decoding over the sample photos and ≥ 50
 # generated ones (1024 px … 48 MP): top-1 must agree on ≥ 98 %.

@@ -8,6 +8,10 @@ Where codes come from:
     "code", …)` and `(STATUS, "code")` arms: any `STATUS, "code"` pair in non-test code;
   * frontend/src/upload.rs `err("code", …)`: answered 400 by frontend;
   * pipeline/src/error.rs: `PipelineError::status()` and `code()`, joined by variant.
+
+The Open Inference Protocol routes (`/v2/...`) answer `{"error": "<message>"}` with no
+code: their statuses (`OipError::status()` in oip/src/error.rs) must be exactly the rows
+of the README's `<!-- oip-error-table -->` section.
 """
 import re
 import sys
@@ -63,7 +67,29 @@ def readme_pairs():
     return pairs
 
 
+def oip_statuses():
+    """(statuses `OipError::status()` returns, statuses in the README's OIP table)."""
+    text = non_test((ROOT / "oip/src/error.rs").read_text())
+    body = re.search(r"fn status\(&self\)[^{]*\{(.*?)\n    \}", text, re.S).group(1)
+    code = {int(s) for s in re.findall(r"=>\s*([1-5]\d\d)\b", body)}
+    table = (ROOT / "README.md").read_text().split("<!-- oip-error-table -->", 2)
+    if len(table) != 3:
+        sys.exit("README.md: no <!-- oip-error-table --> … <!-- oip-error-table --> section")
+    doc = set()
+    for row in table[1].splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if cells and cells[0].isdigit():
+            doc.add(int(cells[0]))
+    return code, doc
+
+
 def main():
+    oip_code, oip_doc = oip_statuses()
+    for s in sorted(oip_code - oip_doc):
+        print(f"README OIP error table lacks status {s} (OipError::status answers it)")
+    for s in sorted(oip_doc - oip_code):
+        print(f"README OIP error table has status {s}, which OipError::status never answers")
+    print(f"OIP error table: statuses {sorted(oip_doc)}, OipError::status {sorted(oip_code)}")
     code, doc = code_pairs(), readme_pairs()
     missing, stale = sorted(code - doc), sorted(doc - code)
     for s, c in missing:
@@ -72,7 +98,7 @@ def main():
         print(f"README error table has {s} `{c}`, which no code answers")
     print(f"error table: {len(doc)} rows' codes, {len(code)} in the code, "
           f"{len(missing)} missing, {len(stale)} stale")
-    sys.exit(1 if missing or stale else 0)
+    sys.exit(1 if missing or stale or oip_code != oip_doc else 0)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ impl ApiError {
         self.code
     }
 
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn into_response(self) -> Response {
         let mut response = json(self.status, &ErrorBody::new(self.code, self.message));
         if let Some(allow) = self.allow {

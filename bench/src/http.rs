@@ -4,7 +4,8 @@
 //! `POST /classify` latency at concurrency 1, the instantiate+call overhead of a
 //! component (the frontend's `/` redirect vs the host-answered health route), and throughput at
 //! concurrency 2 and 8. Optionally the same against a baseline server, and the
-//! end-to-end latency of the portable classify (spin.portable.toml) beside the native one.
+//! end-to-end latency of the portable classify (spin.portable.toml) beside the native one,
+//! and the per-image cost of the Open Inference Protocol route at batch 1 and 8 ([`crate::oip`]).
 
 use spinfer::nn::{InferenceObserver, PoolConfig, SharedRegistry};
 use spinfer_pipeline::{decode_rgb8, find_model, tensor_le_bytes, to_model_input, DecodeLimits};
@@ -66,7 +67,12 @@ impl Native {
 
     /// One NCHW 1×3×224×224 inference: (milliseconds, first output as f32).
     pub fn infer(&self, input_le: &[u8]) -> anyhow::Result<(f64, Vec<f32>)> {
-        let tensor = Tensor::new(vec![1, 3, 224, 224], TensorType::Fp32, input_le.to_vec());
+        self.infer_batch(1, input_le)
+    }
+
+    /// One NCHW N×3×224×224 inference (one compute): (milliseconds, first output as f32).
+    pub fn infer_batch(&self, n: u32, input_le: &[u8]) -> anyhow::Result<(f64, Vec<f32>)> {
+        let tensor = Tensor::new(vec![n, 3, 224, 224], TensorType::Fp32, input_le.to_vec());
         let mut ctx = self.graph.init_execution_context().map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
         let out = ctx
@@ -190,6 +196,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             pc1.latency.p99 / c1.latency.p99
         );
     }
+
+    crate::oip::report(args, &bytes, &input, native.p50, c1.latency.p50)?;
 
     let health = load(args.addr, "GET", "/.well-known/spin/health", b"", 1, n.max(200));
     let wasm = load(args.addr, "GET", "/", b"", 1, n.max(200));

@@ -4,12 +4,14 @@
 //! - `POST /classify[?top=K&model=NAME&decode=fast|full]` raw image body → predictions
 //! - `GET /classify/models` the models this component knows
 //! - `GET /classify/healthz` 200 when the default graph loads through wasi:nn
+//! - `/v2/...` (mounted at `/v2/...`): the Open Inference Protocol, in [`oip`]
 //!
 //! This file is only HTTP: parsing, limits and status codes. The image maths is in
 //! `spinfer-pipeline`, the wasi:nn calls in [`nn`].
 
 mod glue;
 mod nn;
+mod oip;
 
 use glue::{ApiError, Limits};
 use spin_sdk::http::{IncomingRequest, Method, Response};
@@ -28,6 +30,9 @@ const MAX_TOP: usize = 20;
 async fn handle(req: IncomingRequest) -> Response {
     let path_query = req.path_with_query().unwrap_or_default();
     let (path, query) = path_query.split_once('?').unwrap_or((&path_query, ""));
+    if path == "/v2" || path.starts_with("/v2/") {
+        return oip::handle(req, path).await;
+    }
     let result = match (path.trim_end_matches('/'), req.method()) {
         ("/classify", Method::Post) => classify(req, query.to_owned()).await,
         ("/classify", _) => Err(ApiError::method_not_allowed("POST")),

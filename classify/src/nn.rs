@@ -36,9 +36,17 @@ pub fn probe(model: &ModelSpec) -> Result<(), NnError> {
 
 /// Run one NCHW f32 tensor (little-endian bytes) through the model; return the logits.
 pub fn infer(model: &ModelSpec, input_le: &[u8]) -> Result<Vec<f32>, NnError> {
+    infer_batch(model, 1, input_le)
+}
+
+/// Run a batch of `n` NCHW f32 tensors (little-endian bytes, one after another) as one
+/// `compute` with batch dimension `n`; return the `n` rows of logits, concatenated.
+pub fn infer_batch(model: &ModelSpec, n: u32, input_le: &[u8]) -> Result<Vec<f32>, NnError> {
     let g = graph::load_by_name(model.name).map_err(wrap("load-by-name"))?;
     let ctx = g.init_execution_context().map_err(wrap("init-execution-context"))?;
-    let input = tensor::Tensor::new(&model.input_shape, tensor::TensorType::Fp32, input_le);
+    let mut shape = model.input_shape;
+    shape[0] = n;
+    let input = tensor::Tensor::new(&shape, tensor::TensorType::Fp32, input_le);
     let outputs =
         ctx.compute(vec![(model.input_name.to_string(), input)]).map_err(wrap("compute"))?;
     let (_, first) = outputs.into_iter().next().ok_or_else(|| NnError {

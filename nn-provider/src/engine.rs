@@ -78,23 +78,49 @@ impl Model {
     }
 
     /// Run one f32 input, given as its dims and little-endian bytes, through the plan.
+    /// The plan is fixed at batch 1; a batch of N (dims `[N, rest…]` where the model takes
+    /// `[1, rest…]`) runs item by item and comes back as one output with batch N.
     pub fn run_le(&self, shape: &[usize], bytes: &[u8]) -> Result<Vec<Output>, EngineError> {
-        if shape != self.input_shape.as_slice() {
+        let batched = match (shape.split_first(), self.input_shape.split_first()) {
+            (Some((&n, rest)), Some((&1, model_rest))) if n >= 1 && rest == model_rest => n,
+            _ => 0,
+        };
+        if batched == 0 {
             return Err(EngineError::Input(format!(
-                "shape {shape:?}, the model takes {:?}",
+                "shape {shape:?}, the model takes {:?} (any batch ≥ 1)",
                 self.input_shape
             )));
         }
-        let needed = shape.iter().product::<usize>() * 4;
-        if bytes.len() != needed {
+        let item = self.input_shape.iter().product::<usize>() * 4;
+        let needed = item.checked_mul(batched);
+        if needed != Some(bytes.len()) {
             return Err(EngineError::Input(format!(
-                "{} data bytes for shape {shape:?} (needs {needed})",
+                "{} data bytes for shape {shape:?} (needs {needed:?})",
                 bytes.len()
             )));
         }
+        let mut merged: Vec<Output> = Vec::new();
+        for chunk in bytes.chunks_exact(item) {
+            let outputs = self.run_one(chunk)?;
+            if merged.is_empty() {
+                merged = outputs;
+                continue;
+            }
+            for (into, out) in merged.iter_mut().zip(outputs) {
+                into.values.extend(out.values);
+                if let Some(b) = into.shape.first_mut() {
+                    *b += out.shape.first().copied().unwrap_or(1);
+                }
+            }
+        }
+        Ok(merged)
+    }
+
+    /// One batch-1 item (its length checked by the caller).
+    fn run_one(&self, bytes: &[u8]) -> Result<Vec<Output>, EngineError> {
         // SAFETY: every bit pattern is a valid f32, the length matches the shape (checked
-        // above), from_raw copies into aligned storage, and wasm32 is little-endian.
-        let input = unsafe { Tensor::from_raw::<f32>(shape, bytes) }
+        // by run_le), from_raw copies into aligned storage, and wasm32 is little-endian.
+        let input = unsafe { Tensor::from_raw::<f32>(&self.input_shape, bytes) }
             .map_err(|e| EngineError::Input(format!("{e:#}")))?;
         let outputs =
             self.plan.run(tvec!(input.into())).map_err(|e| EngineError::Run(format!("{e:#}")))?;

@@ -38,6 +38,11 @@ impl Labels {
     pub fn get(&self, index: usize) -> &str {
         &self.0[index]
     }
+
+    /// Every label, by class index.
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
 }
 
 /// Numerically stable softmax (subtract the max, exponentiate, normalise).
