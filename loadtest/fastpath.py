@@ -15,9 +15,10 @@ bench (in `make bench`):
     interleaved (spinfer, peer, peer-no-draft, spinfer, …); spinfer's inference p50 and
     e2e − inference.
 load (in `make load`):
-  - Throughput at saturation (closed loop, CONC clients each, LOAD_SECONDS per run):
-    web-size JPEG photos, and a 9:1 mix of web-size and 12 MP photos; spinfer / peer
-    ratios against both peers.
+  - Throughput at saturation (closed loop, CONC clients, LOAD_SECONDS per run, LOAD_ROUNDS
+    rounds that each run every server once back to back): web-size JPEG photos, and a
+    9:1 mix of web-size and 12 MP photos; spinfer / peer ratios within each round (the
+    machine's speed drifts between rounds), their median and range, against both peers.
 Prints one line per figure; `--json FILE` also writes them.
 """
 import argparse
@@ -191,32 +192,43 @@ def closed_loop(addr, bodies, conc, seconds):
     return len(lat) / wall, q(0.5), q(0.99), errors[0]
 
 
-def load(sp, peers, seconds, conc, out):
+def load(sp, peers, seconds, conc, rounds, out):
     web = [read(img) for img in WEB]
     phone12 = read(PHONE[0])
     mix = web * 2 + [web[0]] + [phone12]  # 9 web-size : 1 phone photo
     mixes = {"web-size JPEG": web, "9:1 web-size + 12 MP": mix}
     targets = {"spinfer": sp.addr, **{n: p.addr for n, p in peers.items()}}
-    print(f"[fastpath] throughput at saturation: closed loop, {conc} clients, {seconds:g} s per run, "
-          f"runs interleaved over 2 rounds; {CORES} cores")
+    print(f"[fastpath] throughput at saturation: closed loop, {conc} clients, {seconds:g} s per run; "
+          f"{rounds} rounds, each running every server once, back to back; ratios within a round "
+          f"(this machine's speed drifts between rounds); {CORES} cores")
     for name, bodies in mixes.items():
-        rps = {t: [] for t in targets}
-        for _ in range(2):
+        runs = {t: [] for t in targets}
+        for _ in range(rounds):
             for t, addr in targets.items():
-                r, p50_, p99_, err = closed_loop(addr, bodies, conc, seconds)
-                rps[t].append(r)
-                print(f"  {name:22} {t:16} {r:6.1f} req/s  p50 {p50_:6.1f}  p99 {p99_:6.1f} ms  errors {err}")
-        best = {t: max(v) for t, v in rps.items()}
-        ratios = "   ".join(f"spinfer / {t} = {best['spinfer'] / v:.2f}x" for t, v in best.items() if t != "spinfer")
-        print(f"[fastpath] {name}: best of 2: " + ", ".join(f"{t} {v:.1f}" for t, v in best.items()) + f"   {ratios}")
-        out.setdefault("throughput", {})[name] = best
+                r = closed_loop(addr, bodies, conc, seconds)
+                runs[t].append(r)
+                print(f"  {name:22} {t:16} {r[0]:6.1f} req/s  p50 {r[1]:6.1f}  p99 {r[2]:6.1f} ms  errors {r[3]}")
+        summary = {}
+        for t in targets:
+            if t == "spinfer":
+                continue
+            ratios = sorted(a[0] / b[0] for a, b in zip(runs["spinfer"], runs[t]))
+            p99s = sorted(a[2] / b[2] for a, b in zip(runs["spinfer"], runs[t]))
+            summary[t] = {"rps_ratio_median": statistics.median(ratios), "rps_ratio_range": [ratios[0], ratios[-1]],
+                          "p99_ratio_median": statistics.median(p99s)}
+            print(f"[fastpath] {name}: spinfer / {t} = {statistics.median(ratios):.2f}x req/s (rounds "
+                  f"{ratios[0]:.2f}–{ratios[-1]:.2f}), p99 {statistics.median(p99s):.2f}x")
+        med = {t: statistics.median(r[0] for r in v) for t, v in runs.items()}
+        print(f"[fastpath] {name}: median req/s " + ", ".join(f"{t} {v:.1f}" for t, v in med.items()))
+        out.setdefault("throughput", {})[name] = {"median_rps": med, "ratios": summary}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["bench", "load"])
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", "30")))
-    ap.add_argument("--seconds", type=float, default=float(os.environ.get("LOAD_SECONDS", "15")))
+    ap.add_argument("--seconds", type=float, default=float(os.environ.get("LOAD_SECONDS", "8")))
+    ap.add_argument("--load-rounds", type=int, default=int(os.environ.get("LOAD_ROUNDS", "4")))
     ap.add_argument("--conc", type=int, default=int(os.environ.get("CONC", "4")))
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -227,7 +239,7 @@ def main():
         if args.mode == "bench":
             bench(sp, peers, args.rounds, out)
         else:
-            load(sp, peers, args.seconds, args.conc, out)
+            load(sp, peers, args.seconds, args.conc, args.load_rounds, out)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
