@@ -75,3 +75,15 @@ fn broken_scans_are_refused_not_misdecoded() {
         let _ = decode_reduced(&bad, 1);
     }
 }
+
+#[test]
+fn progressive_gives_the_same_pixels_as_the_baseline_encoding_of_the_same_image() {
+    // Same picture, quality and subsampling: the same quantised coefficients, only sent in
+    // another order (spectral bands, successive approximation). Every scale must agree
+    // to the byte, which checks every progressive scan kind, refinement included.
+    let (progressive, baseline) = (fixture("progressive.jpg"), fixture("s420_restart.jpg"));
+    for eighths in [4, 2, 1] {
+        let (p, b) = (decode_reduced(&progressive, eighths), decode_reduced(&baseline, eighths));
+        assert!(p.unwrap() == b.unwrap(), "at {eighths}/8");
+    }
+}
