@@ -1,7 +1,7 @@
 //! The image → tensor → top-K pipeline of spinfer's `classify` component, as plain Rust.
 //!
 //! Nothing here touches HTTP or wasi-nn, so every step unit-tests on the host target
-//! against the reference tensors and top-5s in `../shared/model/`. The component wires
+//! against the reference tensors and top-5s in `tests/data/`. The component wires
 //! these steps to wasi:http and wasi:nn; this crate owns the maths and the limits.
 
 pub mod decode;
