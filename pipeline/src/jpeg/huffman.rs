@@ -212,18 +212,12 @@ impl<'a> Bits<'a> {
     }
 
     /// Read `count` (0..=16) bits as a signed coefficient (T.81 F.2.2.1 EXTEND).
-    #[inline]
+    #[inline(always)]
     pub fn signed(&mut self, count: u32) -> i32 {
         if count == 0 {
             return 0;
         }
-        if self.n < count {
-            self.refill();
-        }
-        let v = (self.buf >> (64 - count)) as i32;
-        self.buf <<= count;
-        self.n -= count;
-        extend(v, count)
+        extend(self.raw(count) as i32, count)
     }
 
     /// Read one bit (refinement passes read one per coefficient).
@@ -239,7 +233,7 @@ impl<'a> Bits<'a> {
     }
 
     /// Read `count` (0..=16) bits as an unsigned number.
-    #[inline]
+    #[inline(always)]
     pub fn raw(&mut self, count: u32) -> u32 {
         if count == 0 {
             return 0;
@@ -269,14 +263,7 @@ impl<'a> Bits<'a> {
     /// Skip `count` (0..=16) bits.
     #[inline(always)]
     pub fn skip(&mut self, count: u32) {
-        if count == 0 {
-            return;
-        }
-        if self.n < count {
-            self.refill();
-        }
-        self.buf <<= count;
-        self.n -= count;
+        self.raw(count);
     }
 
     /// Whether decoding has gone well past the end of the entropy-coded data: the scan
