@@ -7,8 +7,9 @@
 //! Two limits: a header sanity cap on what an image may *declare* (200 MP by default)
 //! and a cap on what is *decoded* (40 MP). A large JPEG that is decoded at reduced scale
 //! ([`crate::jpeg`]) is judged by its decoded size, so a 48 MP phone photo, decoded at ⅛
-//! to 1000×750, is fine; every other format (and progressive JPEG, whose coefficients
-//! are held at full size) is decoded at full size and judged by that.
+//! to 1000×750, is fine; a progressive JPEG is judged by its full size (its coefficients
+//! are held at full size whatever the output), and so is every other format, which is
+//! decoded at full size.
 
 use crate::error::PipelineError;
 use crate::jpeg;
@@ -98,7 +99,8 @@ fn decode(
 }
 
 /// A JPEG larger than the resize needs, decoded at ½, ¼ or ⅛ scale; `None` when it is
-/// not (small, progressive, CMYK, …: the general decoder takes it at full size).
+/// small, or a frame the reduced decoder refuses (CMYK, 12-bit, arithmetic coding,
+/// malformed data): the general decoder then takes it at full size.
 fn decode_jpeg_reduced(
     bytes: &[u8],
     frame: jpeg::FrameHeader,
