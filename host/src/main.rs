@@ -107,6 +107,15 @@ struct UpArgs {
     /// Directory for precompiled components; `none` disables the cache.
     #[arg(long, env = "SPINFER_CACHE_DIR")]
     cache_dir: Option<String>,
+    /// A host (as written in URLs) whose outgoing connections may reach loopback, private,
+    /// link-local or other internal addresses: `HOST` or `HOST:PORT`; repeatable. Every
+    /// other outgoing connection from any component is refused after DNS resolution when
+    /// an address is internal.
+    #[arg(long = "allow-private-host", value_name = "HOST[:PORT]")]
+    allow_private_hosts: Vec<String>,
+    /// Answer DNS for `HOST:PORT` with `ADDR` (as curl's --resolve); repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    resolve: Vec<String>,
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
@@ -160,6 +169,8 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     };
     let cache_dir = engine::cache_dir(args.cache_dir.as_deref());
     let overrides = spin_variable_overrides();
+    let egress = spinfer::outbound::AddressPolicy::new(&args.allow_private_hosts, &args.resolve)
+        .map_err(anyhow::Error::msg)?;
     let started = std::time::Instant::now();
     let app = app::App::load(
         &manifest,
@@ -168,6 +179,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         limits,
         metrics.clone(),
         cache_dir.as_deref(),
+        Arc::new(egress),
     )?;
     tracing::info!(
         app = %manifest.name,
