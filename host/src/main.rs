@@ -107,6 +107,15 @@ struct UpArgs {
     /// Directory for precompiled components; `none` disables the cache.
     #[arg(long, env = "SPINFER_CACHE_DIR")]
     cache_dir: Option<String>,
+    /// Longest a client may take to send a request's headers, milliseconds (slowloris).
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Longest a keep-alive connection may sit idle (no bytes, no request running), ms.
+    #[arg(long, default_value_t = 60_000)]
+    idle_timeout_ms: u64,
+    /// Connections open at once; more are answered 503 + Retry-After and closed.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// A host (as written in URLs) whose outgoing connections may reach loopback, private,
     /// link-local or other internal addresses: `HOST` or `HOST:PORT`; repeatable. Every
     /// other outgoing connection from any component is refused after DNS resolution when
@@ -214,7 +223,12 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     }
     // The line scripts and tests wait for.
     println!("Serving http://{local}");
-    server::serve(listener, server).await
+    let limits = spinfer::connections::ConnectionLimits {
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+        max_connections: args.max_connections.max(1),
+    };
+    server::serve(listener, server, limits).await
 }
 
 /// The wasi-nn graphs of the chosen backend, or `None` when wasi:nn is not linked at all.
