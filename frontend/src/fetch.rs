@@ -117,8 +117,19 @@ pub fn fetch(target: &Target, limits: &FetchLimits) -> Result<Vec<u8>, FetchErro
     use wasi::http::types::{ErrorCode, Fields, Method, OutgoingRequest, RequestOptions, Scheme};
     use wasi::io::streams::StreamError;
     let started = Instant::now();
-    let unreachable =
-        |e: ErrorCode| fail(502, "fetch_failed", format!("could not fetch the URL: {e:?}"));
+    // The host refuses, after DNS, any connection to an internal address this check's
+    // string test missed (e.g. `http://2130706433/`): the same answer as the check's.
+    let unreachable = |e: ErrorCode| match e {
+        ErrorCode::DestinationIpProhibited => fail(
+            403,
+            "forbidden_address",
+            format!(
+                "fetching from {} is not allowed: it resolves to an internal address",
+                target.host
+            ),
+        ),
+        e => fail(502, "fetch_failed", format!("could not fetch the URL: {e:?}")),
+    };
     let headers = Fields::new();
     let _ = headers.append(&"accept".to_string(), &b"image/*".to_vec());
     let req = OutgoingRequest::new(headers);

@@ -7,7 +7,7 @@ use crate::instance::{ComponentPre, Instances, InvokeError, RequestState};
 use crate::manifest::{Component as ManifestComponent, Manifest, Mount};
 use crate::metrics::Metrics;
 use crate::nn::SharedRegistry;
-use crate::outbound::{self, Caller, HostRule};
+use crate::outbound::{self, AddressPolicy, Caller, HostRule};
 use crate::response::{Body, Response};
 use crate::routes::Router;
 use anyhow::{bail, Context as _};
@@ -38,6 +38,7 @@ impl App {
         limits: InstanceLimits,
         metrics: Arc<Metrics>,
         cache_dir: Option<&Path>,
+        egress: Arc<AddressPolicy>,
     ) -> anyhow::Result<Self> {
         let engine = engine::engine(&limits)?;
         let nn_linked = nn.is_some();
@@ -57,7 +58,7 @@ impl App {
         let nn = nn.unwrap_or_default();
         Ok(Self {
             router,
-            instances: Instances { engine, limits, nn, metrics },
+            instances: Instances { engine, limits, nn, metrics, egress },
             components,
             staging,
         })

@@ -11,6 +11,7 @@ pub mod admission;
 pub mod app;
 pub mod bindings;
 pub mod config;
+pub mod connections;
 pub mod engine;
 pub mod inspect;
 pub mod instance;

@@ -107,6 +107,24 @@ struct UpArgs {
     /// Directory for precompiled components; `none` disables the cache.
     #[arg(long, env = "SPINFER_CACHE_DIR")]
     cache_dir: Option<String>,
+    /// Longest a client may take to send a request's headers, milliseconds (slowloris).
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Longest a keep-alive connection may sit idle (no bytes, no request running), ms.
+    #[arg(long, default_value_t = 60_000)]
+    idle_timeout_ms: u64,
+    /// Connections open at once; more are answered 503 + Retry-After and closed.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// A host (as written in URLs) whose outgoing connections may reach loopback, private,
+    /// link-local or other internal addresses: `HOST` or `HOST:PORT`; repeatable. Every
+    /// other outgoing connection from any component is refused after DNS resolution when
+    /// an address is internal.
+    #[arg(long = "allow-private-host", value_name = "HOST[:PORT]")]
+    allow_private_hosts: Vec<String>,
+    /// Answer DNS for `HOST:PORT` with `ADDR` (as curl's --resolve); repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    resolve: Vec<String>,
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
@@ -160,6 +178,8 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     };
     let cache_dir = engine::cache_dir(args.cache_dir.as_deref());
     let overrides = spin_variable_overrides();
+    let egress = spinfer::outbound::AddressPolicy::new(&args.allow_private_hosts, &args.resolve)
+        .map_err(anyhow::Error::msg)?;
     let started = std::time::Instant::now();
     let app = app::App::load(
         &manifest,
@@ -168,6 +188,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         limits,
         metrics.clone(),
         cache_dir.as_deref(),
+        Arc::new(egress),
     )?;
     tracing::info!(
         app = %manifest.name,
@@ -202,7 +223,12 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     }
     // The line scripts and tests wait for.
     println!("Serving http://{local}");
-    server::serve(listener, server).await
+    let limits = spinfer::connections::ConnectionLimits {
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+        max_connections: args.max_connections.max(1),
+    };
+    server::serve(listener, server, limits).await
 }
 
 /// The wasi-nn graphs of the chosen backend, or `None` when wasi:nn is not linked at all.

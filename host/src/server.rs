@@ -2,17 +2,19 @@
 //! (413 before the body is read), admission ([`crate::admission`]; overload answers 503 +
 //! Retry-After at once), request metrics and logs. Chained requests from components
 //! ([`Dispatch`]) go through the same admission and metrics, in their depth's pool.
-//! [`serve`] is the accept loop with the drain on SIGINT/SIGTERM.
+//! [`serve`] is the accept loop, with the connection limits ([`crate::connections`]) and
+//! the drain on SIGINT/SIGTERM.
 
 use crate::admission::{Admission, AdmissionLimits, Admitted};
 use crate::app::App;
+use crate::connections::{Activity, ConnectionLimits, Tracked};
 use crate::metrics::Metrics;
 use crate::outbound::{Caller, Dispatch, DispatchFuture};
 use crate::response::{full, json_error, overloaded, Body, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -192,20 +194,51 @@ fn content_length(req: &Request<Incoming>) -> Option<u64> {
 
 /// Accept connections on `listener` until SIGINT/SIGTERM, then stop accepting and drain
 /// in-flight requests (30 s at most).
-pub async fn serve(listener: TcpListener, server: Arc<Server>) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    server: Arc<Server>,
+    limits: ConnectionLimits,
+) -> anyhow::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let server = server.clone();
-                let service = hyper::service::service_fn(move |req| server.clone().handle(req));
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move { let _ = conn.await; });
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+                    // Over the cap: read one request (within the header timeout), answer
+                    // 503 + Retry-After, close. The connection holds no slot meanwhile.
+                    let refuse = hyper::service::service_fn(|_req| async {
+                        Ok::<_, std::convert::Infallible>(overloaded("too many open connections"))
+                    });
+                    let conn = builder.keep_alive(false).serve_connection(TokioIo::new(stream), refuse);
+                    tokio::spawn(async move { let _ = conn.await; });
+                    continue;
+                };
+                let activity = Activity::new();
+                let (server, seen) = (server.clone(), activity.clone());
+                let service = hyper::service::service_fn(move |req| {
+                    let running = seen.request();
+                    let server = server.clone();
+                    async move {
+                        let response = server.handle(req).await;
+                        drop(running);
+                        response
+                    }
+                });
+                let io = TokioIo::new(Tracked::new(stream, activity.clone()));
+                let conn = graceful.watch(builder.keep_alive(true).serve_connection(io, service));
+                let (header, idle) = (limits.header_timeout, limits.idle_timeout);
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = conn => {}
+                        why = activity.expired(header, idle) => tracing::debug!(?why, "closing a connection"),
+                    }
+                    drop(permit);
+                });
             }
             signal = &mut shutdown => {
                 let in_flight = server.metrics().in_flight();

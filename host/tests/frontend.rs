@@ -107,10 +107,12 @@ fn api_classify_raw_multipart_and_models() {
 fn api_classify_by_url() {
     let port = image_server(8);
     let allow = format!("127.0.0.1:{port}");
-    let h = app(&[
-        ("SPIN_VARIABLE_FETCH_ALLOW_HOSTS", &allow),
-        ("SPIN_VARIABLE_FETCH_TIMEOUT_MS", "1500"),
-    ]);
+    let h = Host::try_start(
+        &repo_root().join("spin.toml"),
+        &["--allow-private-host", &allow],
+        &[("SPIN_VARIABLE_FETCH_ALLOW_HOSTS", &allow), ("SPIN_VARIABLE_FETCH_TIMEOUT_MS", "1500")],
+    )
+    .unwrap_or_else(|f| panic!("{}", f.stderr));
     let r = post_json(&h, &format!(r#"{{"url":"http://127.0.0.1:{port}/cat.png"}}"#));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["predictions"][0]["index"], 285);
@@ -164,10 +166,50 @@ fn api_bad_requests_are_named() {
     assert_eq!(h.post("/api/classify", &cat()).status, 200);
 }
 
+/// The host's own address check, after DNS: spellings of loopback that the page's string
+/// check lets through, and names resolving (via `--resolve`) to loopback or the cloud
+/// metadata address, are refused with 403; the same name allowed by name is fetched.
+#[test]
+fn outbound_addresses_are_checked_after_resolution() {
+    let port = image_server(2);
+    let images = format!("images.test:{port}:127.0.0.1");
+    let resolve = ["--resolve", &images, "--resolve", "metadata.test:80:169.254.169.254"];
+    let manifest = repo_root().join("spin.toml");
+    let h = Host::try_start(&manifest, &resolve, &[("SPIN_VARIABLE_FETCH_TIMEOUT_MS", "1500")])
+        .unwrap_or_else(|f| panic!("{}", f.stderr));
+    for host in [
+        format!("2130706433:{port}"),
+        format!("0x7f.1:{port}"),
+        format!("127.1:{port}"),
+        format!("[::ffff:127.0.0.1]:{port}"),
+        format!("images.test:{port}"),
+        "metadata.test".to_owned(),
+    ] {
+        let r = post_json(&h, &format!(r#"{{"url":"http://{host}/cat.png"}}"#));
+        assert_eq!((r.status, r.error_code().as_str()), (403, "forbidden_address"), "{host}");
+    }
+    drop(h);
+    let allowed = format!("images.test:{port}");
+    let args = [&resolve[..], &["--allow-private-host", &allowed]].concat();
+    let h = Host::try_start(&manifest, &args, &[]).unwrap_or_else(|f| panic!("{}", f.stderr));
+    let r = post_json(&h, &format!(r#"{{"url":"http://images.test:{port}/cat.png"}}"#));
+    // 200 and classified: the fetch went out, and the internal call to classify still chains.
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["predictions"][0]["index"], 285);
+}
+
 #[test]
 fn classify_unavailable_is_503() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let h = app(&[("SPIN_VARIABLE_CLASSIFY_HOST", &dead.to_string())]);
+    // Allowed by name, so the host connects and finds nobody there (a loopback classify
+    // that is not allowed is refused earlier, by the address policy: 503 as well).
+    let dead = dead.to_string();
+    let h = Host::try_start(
+        &repo_root().join("spin.toml"),
+        &["--allow-private-host", &dead],
+        &[("SPIN_VARIABLE_CLASSIFY_HOST", &dead)],
+    )
+    .unwrap_or_else(|f| panic!("{}", f.stderr));
     let r = h.post("/api/classify", &cat());
     assert_eq!((r.status, r.error_code().as_str()), (503, "classify_unavailable"), "{}", r.text());
     assert_eq!(h.get("/api/models").error_code(), "classify_unavailable");

@@ -26,7 +26,11 @@ function listen(server) {
 function startHost(allow) {
   const bin = process.env.SPINFER_BIN;
   assert.ok(bin, "SPINFER_BIN must point at the spinfer binary");
-  const child = spawn(bin, ["up", "-f", join(root, "spin.toml"), "--listen", "127.0.0.1:0"], {
+  // The page's own check (the app variable) and the host's address policy (the flag)
+  // must both let the loopback image server through.
+  const args = ["up", "-f", join(root, "spin.toml"), "--listen", "127.0.0.1:0"];
+  if (allow) args.push("--allow-private-host", allow);
+  const child = spawn(bin, args, {
     env: { ...process.env, SPIN_VARIABLE_FETCH_ALLOW_HOSTS: allow },
     stdio: ["ignore", "pipe", "pipe"],
   });

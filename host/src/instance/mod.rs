@@ -7,7 +7,7 @@ mod store;
 use crate::engine::{wt, InstanceLimits};
 use crate::metrics::Metrics;
 use crate::nn::SharedRegistry;
-use crate::outbound::{Caller, HostRule};
+use crate::outbound::{AddressPolicy, Caller, HostRule};
 use crate::response::{json_error, Body, Response};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,12 +63,14 @@ impl InvokeError {
     }
 }
 
-/// What every instance shares: the engine, limits, the wasi-nn graphs and the metrics.
+/// What every instance shares: the engine, limits, the wasi-nn graphs, the metrics and
+/// the operator's address policy for outgoing connections.
 pub struct Instances {
     pub engine: Engine,
     pub limits: InstanceLimits,
     pub nn: SharedRegistry,
     pub metrics: Arc<Metrics>,
+    pub egress: Arc<AddressPolicy>,
 }
 
 impl Instances {

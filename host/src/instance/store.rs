@@ -64,7 +64,12 @@ pub(super) fn new_store(
         table: ResourceTable::new(),
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
-        hooks: Hooks::new(caller, component.id.clone(), component.allowed_hosts.clone()),
+        hooks: Hooks::new(
+            caller,
+            component.id.clone(),
+            component.allowed_hosts.clone(),
+            shared.egress.clone(),
+        ),
         nn: WasiNnCtx::new([], shared.nn.handle()),
         variables: component.variables.clone(),
         limiter: MemoryLimiter { max: limits.max_memory_bytes, denied: false },

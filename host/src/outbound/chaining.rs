@@ -2,12 +2,13 @@
 //! `allowed_outbound_hosts`; `http://<component>.spin.internal/...` is handed, in-process
 //! (Spin's local service chaining, no socket), to a [`Dispatch`] — the server, which
 //! admits and counts it like a direct request; anything else allowed goes out through
-//! wasmtime-wasi-http's default client.
+//! [`connect`](super::connect), which also applies the operator's address policy.
 //!
 //! This module knows nothing of the app or the server: it holds only a weak handle to
 //! whatever implements [`Dispatch`].
 
 use crate::outbound::policy::{default_port, HostRule};
+use crate::outbound::AddressPolicy;
 use crate::response::{full, Body, Response};
 use std::future::Future;
 use std::pin::Pin;
@@ -49,11 +50,17 @@ pub struct Hooks {
     caller: Caller,
     component: String,
     allowed: Arc<Vec<HostRule>>,
+    egress: Arc<AddressPolicy>,
 }
 
 impl Hooks {
-    pub fn new(caller: Caller, component: String, allowed: Arc<Vec<HostRule>>) -> Self {
-        Self { caller, component, allowed }
+    pub fn new(
+        caller: Caller,
+        component: String,
+        allowed: Arc<Vec<HostRule>>,
+        egress: Arc<AddressPolicy>,
+    ) -> Self {
+        Self { caller, component, allowed, egress }
     }
 }
 
@@ -89,12 +96,7 @@ impl WasiHttpHooks for Hooks {
             let depth = self.caller.depth + 1;
             return Box::new(chain(dispatch, target, request, depth));
         }
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(io);
-            Ok((response.map(BodyExt::boxed_unsync), io))
-        })
+        Box::new(super::connect::send(self.egress.clone(), request, options))
     }
 }
 

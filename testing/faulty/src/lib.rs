@@ -1,6 +1,7 @@
 //! `faulty` — a test fixture component for the host's fault-containment tests.
 //! Each route misbehaves in one way; the host must answer with a JSON error and keep
-//! serving. `/fault/chain` and `/fault/denied` exercise outbound HTTP policy.
+//! serving. `/fault/chain` and `/fault/denied` exercise outbound HTTP policy;
+//! `/fault/sleep?ms=N` answers 200 after N ms (requests in flight for drain tests).
 
 use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 use spin_sdk::http_component;
@@ -23,6 +24,12 @@ async fn handle(req: IncomingRequest) -> Response {
             loop {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
+        }
+        // Slow but well: for drain tests, a request that is in flight for `ms`.
+        p if p.starts_with("/fault/sleep?ms=") => {
+            let ms: u64 = p["/fault/sleep?ms=".len()..].parse().unwrap_or(0);
+            std::thread::sleep(std::time::Duration::from_millis(ms.min(10_000)));
+            text(200, "slept".into())
         }
         "/fault/chain" => outbound("http://classify.spin.internal/classify/healthz").await,
         "/fault/denied" => outbound("http://example.com/").await,
