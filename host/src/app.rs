@@ -44,7 +44,7 @@ impl App {
         let nn_linked = nn.is_some();
         let linker = RequestState::linker(&engine, nn_linked)?;
         let app_vars = resolve_app_variables(manifest, overrides)?;
-        let staging = std::env::temp_dir().join(format!("spinfer-{}", std::process::id()));
+        let staging = staging_dir()?;
         let mut components = HashMap::new();
         for c in manifest.components.values() {
             let loaded =
@@ -177,8 +177,28 @@ fn load_component(
     })
 }
 
+/// A new, empty staging directory for this process. Its name is unique even when a
+/// killed spinfer left its own behind under a PID that is now ours: staging into a
+/// leftover directory once made `fs::copy` open an old hard link to the source file for
+/// writing, truncating the app's own file.
+fn staging_dir() -> anyhow::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let base = format!("spinfer-{}-{nanos}", std::process::id());
+    for attempt in 0..16 {
+        let dir = std::env::temp_dir().join(format!("{base}-{attempt}"));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).context(format!("creating {}", dir.display())),
+        }
+    }
+    bail!("no free staging directory name under {}", std::env::temp_dir().display())
+}
+
 /// Directories mount as they are; single files are linked into a per-component
-/// staging directory that is mounted at `/`.
+/// staging directory that is mounted at `/` (read-only).
 fn stage_files(
     id: &str,
     mounts: &[Mount],
@@ -193,6 +213,10 @@ fn stage_files(
         } else if m.host.is_file() {
             let dest = root.join(m.guest.trim_start_matches('/'));
             std::fs::create_dir_all(dest.parent().unwrap_or(&root))?;
+            // Never write through a path that may already be a link to the source.
+            if dest.exists() {
+                bail!("files: {} is mounted twice at {}", m.host.display(), m.guest);
+            }
             if std::fs::hard_link(&m.host, &dest).is_err() {
                 std::fs::copy(&m.host, &dest)
                     .with_context(|| format!("staging {}", m.host.display()))?;
@@ -206,4 +230,23 @@ fn stage_files(
         preopens.push((root, "/".to_owned()));
     }
     Ok(preopens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_never_writes_through_to_the_source_file() {
+        let (a, b) = (staging_dir().unwrap(), staging_dir().unwrap());
+        assert_ne!(a, b, "each start gets its own staging directory");
+        let source = a.join("labels.txt");
+        std::fs::write(&source, "cat\ndog\n").unwrap();
+        let mount = Mount { host: source.clone(), guest: "/m/labels.txt".into() };
+        stage_files("c", std::slice::from_ref(&mount), &b).unwrap();
+        // Staging the same file again where a link to it already is must not truncate it.
+        assert!(stage_files("c", std::slice::from_ref(&mount), &b).is_err());
+        assert_eq!(std::fs::read_to_string(&source).unwrap(), "cat\ndog\n");
+        let _ = (std::fs::remove_dir_all(&a), std::fs::remove_dir_all(&b));
+    }
 }
