@@ -1,5 +1,6 @@
 //! spinfer's API contract and the HTTP conventions its Spin components share.
 //!
+//! - [`address`]: which IP addresses are internal (the host and frontend both check).
 //! - [`contract`]: the JSON bodies as serde types ([`ClassifyResponse`], [`Prediction`],
 //!   [`ModelsResponse`], [`ErrorBody`], …), for the components, the host and the tests.
 //! - [`http`] (feature `http`, on by default; needs `spin-sdk`): JSON responses, the
@@ -7,6 +8,7 @@
 //!
 //! No image code here: the pipeline stays in classify.
 
+pub mod address;
 pub mod contract;
 #[cfg(feature = "http")]
 pub mod http;

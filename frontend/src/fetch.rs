@@ -4,7 +4,7 @@
 //! timeouts plus an overall deadline, a size cap, and an `image/*` content type.
 //! The policy half is pure and unit-tested; the fetch uses wasi:http directly.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// A URL the policy accepted.
@@ -79,31 +79,7 @@ fn is_private(host: &str) -> bool {
     {
         return true;
     }
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => private_v4(ip),
-        Ok(IpAddr::V6(ip)) => private_v6(ip),
-        Err(_) => false,
-    }
-}
-
-fn private_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b))
-}
-
-fn private_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        || ip.to_ipv4_mapped().is_some_and(private_v4)
+    host.parse::<IpAddr>().is_ok_and(spinfer_api::address::is_forbidden)
 }
 
 /// Limits of one fetch.
