@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import photos  # noqa: E402
-from spinfer_proc import Spinfer, wait_until  # noqa: E402
+from spinfer_proc import Spinfer, free_port, wait_port  # noqa: E402
 
 CORES = os.cpu_count()
 WEB = ["static/samples/eagle.jpg", "static/samples/grace_hopper.jpg", "static/samples/yurt.jpg",
@@ -69,26 +69,14 @@ class Peer:
         self.draft, self.proc = draft, None
 
     def __enter__(self):
-        import socket
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         self.addr = f"127.0.0.1:{port}"
         self.proc = subprocess.Popen(
             [os.path.join(ROOT, ".venv/bin/gunicorn"), "-w", str(CORES), "-b", self.addr, "--chdir",
              os.path.join(HERE, "peer"), "--log-level", "warning", "app:app"],
             env={**os.environ, "PEER_DRAFT": "1" if self.draft else "0"},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-
-        wait_until(up, 120, "the Python peer")
+        wait_port(port, 120, "the Python peer")
         return self
 
     def __exit__(self, *exc):

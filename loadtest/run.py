@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,25 +25,8 @@ IMAGES = ["static/samples/cat.png", "static/samples/grace_hopper.jpg", "static/s
 SECONDS_PER_IMAGE = float(os.environ.get("LOAD_SECONDS", "2"))
 TICK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_http(port, timeout=300):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing listening on {port}")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from spinfer_proc import free_port, wait_port  # noqa: E402
 
 
 def tree(pid):
@@ -153,8 +135,8 @@ def main():
         procs.append(subprocess.Popen([os.path.join(ROOT, ".venv/bin/gunicorn"), "-w", str(CORES), "-b", f"127.0.0.1:{peer_port}",
                                        "--chdir", os.path.join(HERE, "peer"), "--log-level", "warning", "app:app"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_http(sp_port)
-        wait_http(peer_port)
+        wait_port(sp_port, 300, "spinfer")
+        wait_port(peer_port, 300, "the Python peer")
         targets = [("spinfer /classify", f"http://127.0.0.1:{sp_port}/classify", procs[0].pid),
                    ("spinfer /api/classify", f"http://127.0.0.1:{sp_port}/api/classify", procs[0].pid),
                    ("python peer /classify", f"http://127.0.0.1:{peer_port}/classify", procs[1].pid)]

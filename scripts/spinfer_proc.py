@@ -5,6 +5,7 @@ chosen by the host itself (`--listen 127.0.0.1:0`), the address read from its
 `Serving http://…` line, and a stop that never leaves the process behind.
 """
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -54,6 +55,24 @@ class Spinfer:
 
     def pid(self):
         return self.proc.pid
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that is free right now (for servers that cannot take :0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout, what):
+    """Wait until something accepts connections on 127.0.0.1:`port`."""
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_until(up, timeout, what)
 
 
 def wait_until(predicate, timeout, what):

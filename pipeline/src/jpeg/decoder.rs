@@ -211,17 +211,6 @@ fn read_frame(seg: &[u8], progressive: bool) -> Result<Frame, Error> {
     Ok(Frame { width, height, progressive, components })
 }
 
-/// The coefficients a reduced IDCT of size n reads, by zig-zag index, and the last of
-/// them: all 64 for the box-averaged ½ and ¼, only the DC for ⅛.
-fn needed(n: usize) -> ([bool; 64], usize) {
-    if n == 1 {
-        let mut need = [false; 64];
-        need[0] = true;
-        return (need, 0);
-    }
-    ([true; 64], 63)
-}
-
 /// The one scan of a baseline frame, decoded into planes at `n`/8 scale.
 fn decode_scan(
     bytes: &[u8],
@@ -256,7 +245,9 @@ fn decode_scan(
     let (mcux, mcuy) = frame.mcus();
     let mut planes = planes(frame, n);
 
-    let (need, last) = needed(n);
+    // The box-averaged ½ and ¼ IDCTs read every coefficient; ⅛ reads only the DC, so
+    // its AC values are skipped, not stored.
+    let keep_ac = n > 1;
     let mut bits = Bits::new(bytes.get(data_start..).ok_or("no scan data")?);
     let mut preds = [0i32; 3];
     let mut restarts = 0u8;
@@ -308,13 +299,13 @@ fn decode_scan(
                         }
                         let v = match value {
                             None => i32::from(step.value),
-                            Some(size) if k <= last && need[k] => bits.signed(size),
+                            Some(size) if keep_ac => bits.signed(size),
                             Some(size) => {
                                 bits.skip(size);
                                 0
                             }
                         };
-                        if k <= last && need[k] {
+                        if keep_ac {
                             coef[ZIGZAG[k]] = v.wrapping_mul(q[k]);
                             last_written = k;
                         }
