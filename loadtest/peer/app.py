@@ -6,6 +6,10 @@ one intra-op thread (as spinfer's sessions). Same routes and JSON shape as class
 Draft mode (on by default; PEER_DRAFT=0 turns it off): Pillow's `draft("RGB", (256, 256))`
 asks libjpeg-turbo to decode a large JPEG at ½, ¼ or ⅛ scale, the one line a careful
 Python engineer adds — so the comparison is with the best version of this stack.
+
+Models: PEER_MODELS (comma-separated, default "mobilenetv2"; "efficientnet_lite0" too)
+are each loaded as one session per worker at import, and `?model=` picks one (the first
+by default) — how `loadtest/report.py memory` measures the cost of one more model here.
 """
 import io
 import os
@@ -17,22 +21,32 @@ from flask import Flask, jsonify, request
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 DRAFT = os.environ.get("PEER_DRAFT", "1") != "0"
-LABELS = open(os.path.join(ROOT, "models/mobilenetv2/labels.txt")).read().splitlines()
+# Per model: (mean, std) applied to pixels scaled to 0..1, as classify does.
+NORMALISATION = {
+    "mobilenetv2": (np.array([0.485, 0.456, 0.406], dtype=np.float32), np.array([0.229, 0.224, 0.225], dtype=np.float32)),
+    # (p - 127) / 128 on 0..255 pixels
+    "efficientnet_lite0": (np.full(3, 127 / 255, dtype=np.float32), np.full(3, 128 / 255, dtype=np.float32)),
+}
+MODEL_NAMES = [m.strip() for m in os.environ.get("PEER_MODELS", "mobilenetv2").split(",") if m.strip()]
+for _m in MODEL_NAMES:
+    if _m not in NORMALISATION:
+        raise SystemExit(f"PEER_MODELS: unknown model {_m!r} (known: {', '.join(NORMALISATION)})")
 
 options = ort.SessionOptions()
 options.intra_op_num_threads = 1
 options.inter_op_num_threads = 1
-SESSION = ort.InferenceSession(os.path.join(ROOT, "models/mobilenetv2/model.onnx"), options, providers=["CPUExecutionProvider"])
-INPUT = SESSION.get_inputs()[0].name
+MODELS = {
+    m: (ort.InferenceSession(os.path.join(ROOT, f"models/{m}/model.onnx"), options, providers=["CPUExecutionProvider"]),
+        open(os.path.join(ROOT, f"models/{m}/labels.txt")).read().splitlines())
+    for m in MODEL_NAMES
+}
 
 app = Flask(__name__)
 app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
 
 
-def preprocess(data):
+def preprocess(data, model):
     img = Image.open(io.BytesIO(data))
     if DRAFT:
         img.draft("RGB", (256, 256))  # JPEG only; a no-op for other formats
@@ -42,7 +56,8 @@ def preprocess(data):
     img = img.resize((nw, nh), Image.BILINEAR)
     left, top = (nw - 224) // 2, (nh - 224) // 2
     a = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32)
-    a = (a / np.float32(255.0) - MEAN) / STD
+    mean, std = NORMALISATION[model]
+    a = (a / np.float32(255.0) - mean) / std
     return np.ascontiguousarray(a.transpose(2, 0, 1)[None])
 
 
@@ -50,22 +65,26 @@ def preprocess(data):
 def classify():
     start = time.perf_counter()
     top = int(request.args.get("top", 5))
+    model = request.args.get("model", MODEL_NAMES[0])
+    if model not in MODELS:
+        return jsonify(error={"code": "unknown_model", "message": f"unknown model {model!r}"}), 404
+    session, labels = MODELS[model]
     data = request.get_data()
     if not data:
         return jsonify(error={"code": "empty_body", "message": "empty body"}), 400
     try:
         t0 = time.perf_counter()
-        tensor = preprocess(data)
+        tensor = preprocess(data, model)
     except (UnidentifiedImageError, OSError) as e:
         return jsonify(error={"code": "not_an_image", "message": str(e)}), 400
     t1 = time.perf_counter()
-    logits = SESSION.run(None, {INPUT: tensor})[0][0]
+    logits = session.run(None, {session.get_inputs()[0].name: tensor})[0][0]
     t2 = time.perf_counter()
     e = np.exp(logits - logits.max())
     p = e / e.sum()
     idx = np.argsort(-p)[:top]
     return jsonify(
-        model="mobilenetv2",
-        predictions=[{"index": int(i), "label": LABELS[i], "probability": float(p[i])} for i in idx],
+        model=model,
+        predictions=[{"index": int(i), "label": labels[i], "probability": float(p[i])} for i in idx],
         timings_ms={"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "total": (time.perf_counter() - start) * 1e3},
     )
