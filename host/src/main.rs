@@ -270,7 +270,12 @@ fn load_models(
             "ONNX Runtime library not set: pass --ort-lib or set ORT_DYLIB_PATH \
              (scripts/setup.sh installs it)",
         )?;
+        let lib_started = std::time::Instant::now();
         nn::init_onnxruntime(&lib)?;
+        tracing::info!(
+            ms = lib_started.elapsed().as_millis() as u64,
+            "ONNX Runtime library loaded"
+        );
         let sessions =
             [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
         let pool = nn::PoolConfig { sessions, intra_threads: nn_cfg.intra_op_threads };

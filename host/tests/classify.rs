@@ -198,3 +198,45 @@ fn an_early_answer_reaches_a_client_that_writes_everything_first() {
     assert!(text.contains("\"body_too_large\""), "{text}");
     assert_still_serving(&h);
 }
+
+fn post(addr: std::net::SocketAddr, body: &[u8]) -> common::Response {
+    common::request(addr, "POST", "/classify?top=1", &[], body)
+}
+
+/// Start-up builds one ONNX Runtime session per model; a pool grows under concurrent
+/// load up to `--sessions` and no further (the log reports each session added), and
+/// every concurrent request gets the reference answer.
+#[test]
+fn session_pools_grow_on_demand_up_to_their_size() {
+    let h = Host::start(
+        &repo_root().join("spin.toml"),
+        &["--sessions", "3", "--max-concurrency", "12", "--log-format", "json"],
+    );
+    let (image, addr) = (good_image(), h.addr);
+    let mut largest = 1;
+    for _round in 0..3 {
+        let answers: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..12).map(|_| s.spawn(|| post(addr, &image))).collect();
+            handles.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for r in answers {
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.json()["predictions"][0]["index"], 285);
+        }
+        while let Ok(line) = h.stderr.recv_timeout(Duration::from_millis(200)) {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            let fields = &event["fields"];
+            if fields["message"] == "ONNX Runtime session added to the pool"
+                && fields["model"] == "mobilenetv2"
+            {
+                let n = fields["sessions"].as_u64().unwrap_or_else(|| panic!("{line}"));
+                assert!(n <= 3, "pool grew past --sessions 3: {line}");
+                largest = largest.max(n);
+            }
+        }
+        if largest == 3 {
+            break;
+        }
+    }
+    assert_eq!(largest, 3, "12 concurrent requests never grew the pool to 3 sessions");
+}

@@ -139,6 +139,7 @@ impl SharedRegistry {
         cfg: PoolConfig,
         observe: InferenceObserver,
     ) -> Result<Self, NnSetupError> {
+        // One session per model now; each pool grows under load (`SessionPool`).
         let mut graphs = HashMap::new();
         for (name, path) in models {
             let pool: Box<dyn BackendGraph> =

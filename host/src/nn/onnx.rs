@@ -3,7 +3,7 @@
 //! only for `compute`.
 
 use super::{NnSetupError, PoolConfig};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use wasmtime_wasi_nn::backend::{
     BackendError, BackendExecutionContext, BackendGraph, Id, NamedTensor,
@@ -11,58 +11,92 @@ use wasmtime_wasi_nn::backend::{
 use wasmtime_wasi_nn::wit::TensorType;
 use wasmtime_wasi_nn::{ExecutionContext, Tensor};
 
-/// A pool of sessions for one model, shared by all requests.
+/// A pool of sessions for one model, shared by all requests. It starts with one session
+/// and grows on demand up to `cfg.sessions`: a request that finds every session busy
+/// while the pool is below its size creates the next one itself.
 pub(super) struct SessionPool {
     name: String,
-    idle: Mutex<Vec<ort::session::Session>>,
+    path: PathBuf,
+    cfg: PoolConfig,
+    state: Mutex<PoolState>,
     available: Condvar,
     input_names: Vec<String>,
 }
 
+struct PoolState {
+    idle: Vec<ort::session::Session>,
+    /// Sessions that exist or are being created (idle + borrowed + in creation).
+    created: usize,
+}
+
 impl SessionPool {
+    /// Load `path` with its first session, created here: it proves the model loads, so a
+    /// bad file fails the start. The rest of the pool is created when load needs it, so a
+    /// replica's cold start pays one session per model and an idle replica holds one.
     pub(super) fn load(name: &str, path: &Path, cfg: PoolConfig) -> Result<Self, NnSetupError> {
         if !path.is_file() {
             return Err(NnSetupError::MissingModel { name: name.into(), path: path.into() });
         }
-        let bad = |e: ort::Error| NnSetupError::BadModel {
+        let first = new_session(path, cfg).map_err(|e| NnSetupError::BadModel {
             name: name.into(),
             path: path.into(),
             reason: e.to_string(),
-        };
-        let mut sessions = Vec::with_capacity(cfg.sessions);
-        for _ in 0..cfg.sessions.max(1) {
-            let session = ort::session::Session::builder()
-                .and_then(|b| {
-                    b.with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
-                })
-                .and_then(|b| b.with_intra_threads(cfg.intra_threads.max(1)))
-                .and_then(|b| b.with_inter_threads(1))
-                .and_then(|b| b.commit_from_file(path))
-                .map_err(bad)?;
-            sessions.push(session);
-        }
-        let input_names = sessions[0].inputs.iter().map(|i| i.name.clone()).collect();
+        })?;
+        let input_names = first.inputs.iter().map(|i| i.name.clone()).collect();
         Ok(Self {
             name: name.into(),
-            idle: Mutex::new(sessions),
+            path: path.into(),
+            cfg,
+            state: Mutex::new(PoolState { idle: vec![first], created: 1 }),
             available: Condvar::new(),
             input_names,
         })
     }
 
-    /// Borrow an idle session (waiting for one if all are busy), run `f`, give it back.
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Borrow an idle session; when all are busy, create one if the pool is below its
+    /// size, else wait for one. Run `f`, give the session back.
     fn with_session<R>(&self, f: impl FnOnce(&mut ort::session::Session) -> R) -> R {
         let mut session = {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = self.lock();
             loop {
-                if let Some(s) = idle.pop() {
+                if let Some(s) = state.idle.pop() {
                     break s;
                 }
-                idle = self.available.wait(idle).unwrap_or_else(|e| e.into_inner());
+                if state.created < self.cfg.sessions.max(1) {
+                    state.created += 1;
+                    let n = state.created;
+                    drop(state);
+                    let started = std::time::Instant::now();
+                    match new_session(&self.path, self.cfg) {
+                        Ok(s) => {
+                            tracing::info!(
+                                model = %self.name,
+                                sessions = n,
+                                ms = started.elapsed().as_millis() as u64,
+                                "ONNX Runtime session added to the pool"
+                            );
+                            break s;
+                        }
+                        Err(e) => {
+                            // The first session loaded the same file: keep serving with
+                            // the sessions there are.
+                            tracing::warn!(model = %self.name, error = %e,
+                                "could not add an ONNX Runtime session; waiting for one");
+                            state = self.lock();
+                            state.created -= 1;
+                            continue;
+                        }
+                    }
+                }
+                state = self.available.wait(state).unwrap_or_else(|e| e.into_inner());
             }
         };
         let result = f(&mut session);
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(session);
+        self.lock().idle.push(session);
         self.available.notify_one();
         result
     }
@@ -105,6 +139,18 @@ impl SessionPool {
             Ok(named)
         })
     }
+}
+
+/// One session as every pool's are configured (graph optimisation level 3, one inter-op
+/// thread, `intra_threads` intra-op threads).
+fn new_session(path: &Path, cfg: PoolConfig) -> Result<ort::session::Session, ort::Error> {
+    ort::session::Session::builder()
+        .and_then(|b| {
+            b.with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
+        })
+        .and_then(|b| b.with_intra_threads(cfg.intra_threads.max(1)))
+        .and_then(|b| b.with_inter_threads(1))
+        .and_then(|b| b.commit_from_file(path))
 }
 
 fn access(msg: String) -> BackendError {
