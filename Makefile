@@ -12,7 +12,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host up up-portable bench load k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache
+.PHONY: setup build build-wasm compose build-host up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -61,12 +61,20 @@ k8s-check: setup build-host
 	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host
 	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py --expect-fail k8s/broken/*/
 	@.venv/bin/python k8s/autoscale/hpa_sim.py --selftest
+	@.venv/bin/python k8s/autoscale/scale_from_zero.py --selftest
 
 # hey/oha load runs on loopback: spinfer vs the Python peer (loadtest/README.md).
 load: build
 	@bash scripts/setup.sh --load
 	@$(ENV) && PATH="$$HOME/.cargo/bin:$$PATH" .venv/bin/python loadtest/run.py
 	@$(ENV) && .venv/bin/python loadtest/fastpath.py load --json loadtest/results/fastpath.json
+
+# The load report (loadtest/README.md): cold start, memory per replica, open-loop overload
+# and scale from zero, spinfer vs the Python peer, and Locust as a third generator; about
+# 12 minutes on 2 cores. PARTS=coldstart|memory|overload|scale|locust runs some of them.
+load-report: build
+	@bash scripts/setup.sh --load
+	@$(ENV) && PATH="$$HOME/.cargo/bin:$$PATH" SPINFER=$(SPINFER) .venv/bin/python loadtest/report.py $(PARTS)
 
 # Measure CPU per classify request, then replay a ramp through the HPA model (CSV + SVG).
 autoscale: build

@@ -159,10 +159,18 @@ else
 fi
 
 # ------------------------------------------------------------------ load generators
-# Only for `make load` (scripts/setup.sh --load): hey from Debian, oha from crates.io.
+# Only for `make load` / `make load-report` (scripts/setup.sh --load): hey from Debian,
+# oha from crates.io, Locust from PyPI (held to requirements.txt's pins).
 if [[ " $* " == *" --load "* ]]; then
   apt_install hey
   cargo_install oha 1.16.0
+  if ! grep -vxF -f <("$VENV/bin/python" -m pip freeze --disable-pip-version-check) \
+      <(grep -v '^#' "$ROOT/scripts/requirements-load.txt" | sed '/^$/d') >/dev/null; then
+    log "python load packages present: $(grep -v '^#' "$ROOT/scripts/requirements-load.txt" | tr '\n' ' ')"
+  else
+    timed "pip install (load)" "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -r "$ROOT/scripts/requirements-load.txt" -c "$ROOT/scripts/requirements.txt"
+  fi
 fi
 
 # ------------------------------------------------------------------ wasmtime CLI
