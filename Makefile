@@ -71,7 +71,7 @@ load: build
 
 # The load report (loadtest/README.md): cold start, memory per replica, open-loop overload
 # and scale from zero, spinfer vs the Python peer, and Locust as a third generator; about
-# 12 minutes on 2 cores. PARTS=coldstart|memory|overload|scale|locust runs some of them.
+# 15 minutes on 2 cores. PARTS=coldstart|memory|overload|scale|locust runs some of them.
 load-report: build
 	@bash scripts/setup.sh --load
 	@$(ENV) && PATH="$$HOME/.cargo/bin:$$PATH" SPINFER=$(SPINFER) .venv/bin/python loadtest/report.py $(PARTS)

@@ -478,7 +478,10 @@ def locust():
     exe = os.path.join(VENV, "bin/locust")
     if not os.path.exists(exe):
         raise SystemExit("locust not installed: run scripts/setup.sh --load (or make load-report)")
-    users = 2 * CORES
+    # Enough users to keep spinfer's 2 × cores slots busy with either generator: below
+    # saturation a closed loop's rate also measures the client's own time per request
+    # (Locust's Python, scheduled on the same busy cores), not the server's.
+    users = 4 * CORES
     warm = tempfile.mkdtemp(prefix="report-precompiled-")
     rows = []
     try:
