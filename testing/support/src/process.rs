@@ -42,7 +42,7 @@ impl Drop for KillOnDrop {
 }
 
 /// Lines of `stream`, sent one by one on the returned channel from a reader thread.
-fn lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+pub(crate) fn lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
