@@ -19,6 +19,7 @@ CLI is found (scripts/spin.sh) it says why and stops without failing.
 """
 import http.client
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -125,7 +126,8 @@ def exec_to_200(name, spin):
         cmd = [SPINFER, "up", "--listen", f"127.0.0.1:{port}", *SERIES[name][1]]
         env = dict(os.environ)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            process_group=0)
     try:
         while time.perf_counter() - t0 < 300:
             try:
@@ -143,7 +145,15 @@ def exec_to_200(name, spin):
             time.sleep(0.005)
         raise SystemExit(f"{name}: no 200 within 300 s")
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # the group: `spin up` serves from a child
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         proc.wait()
 
 

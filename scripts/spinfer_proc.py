@@ -5,6 +5,7 @@ chosen by the host itself (`--listen 127.0.0.1:0`), the address read from its
 `Serving http://…` line, and a stop that never leaves the process behind.
 """
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -81,8 +82,24 @@ class Spin(Spinfer):
         self.proc = subprocess.Popen([spin, "up", "--listen", f"127.0.0.1:{port}",
                                       "--state-dir", os.path.join(home, "state"), *self.args],
                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env=env)
+                                     text=True, env=env, process_group=0)
         return self._await("spin")
+
+    def __exit__(self, *exc):
+        """Stop the whole process group: `spin up` serves from a child `spin trigger http`
+        process that would outlive a SIGKILL of its parent."""
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        return False
 
 
 def find_spin():

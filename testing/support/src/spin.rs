@@ -4,7 +4,8 @@
 //! logs land there), so it neither touches the user's Spin set-up nor writes into the app
 //! directory.
 
-use crate::process::{lines, wait_for_serving, Spinfer, StartFailure};
+use crate::process::{lines, stop_group, wait_for_serving, Spinfer, StartFailure};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -78,14 +79,16 @@ pub fn start_spin(
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // Its own process group, so that stopping it stops its trigger child too.
+        .process_group(0);
     let mut child = cmd.spawn().expect("spawn spin");
     let stderr = lines(child.stderr.take().expect("piped stderr"));
     let stdout = child.stdout.take().expect("piped stdout");
     match wait_for_serving(stdout, Duration::from_secs(300)) {
-        Some(addr) => Ok(Some(Spinfer { child, addr, stderr })),
+        Some(addr) => Ok(Some(Spinfer { child, addr, stderr, group: true })),
         None => {
-            let _ = child.kill();
+            stop_group(&mut child);
             let code = child.wait().ok().and_then(|s| s.code());
             let mut lines = Vec::new();
             while let Ok(line) = stderr.recv_timeout(Duration::from_secs(5)) {
