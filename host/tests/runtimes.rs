@@ -197,3 +197,32 @@ fn spin_refuses_the_plain_manifest_for_want_of_wasi_nn() {
         }
     }
 }
+
+/// A dependency whose name selects none of the component's imports, or that lacks the
+/// export an import needs, is refused at start with both named (as Spin refuses it).
+#[test]
+fn a_dependency_that_does_not_fit_is_refused_by_name() {
+    let release = repo_root().join("target/wasm32-wasip2/release");
+    let dir = std::env::temp_dir().join(format!("spinfer-deps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("spin.toml");
+    for (dep, needle) in [
+        // Names no import of classify.
+        ("\"wasi:keyvalue\" = { path = \"PROVIDER\" }", "imports nothing it names"),
+        // Selects classify's wasi:nn imports, but from a component (frontend) without them.
+        ("\"wasi:nn\" = { path = \"FRONTEND\" }", "exports no \"wasi:nn/"),
+    ] {
+        let dep = dep
+            .replace("PROVIDER", release.join("nn_provider.init.wasm").to_str().unwrap())
+            .replace("FRONTEND", release.join("frontend.wasm").to_str().unwrap());
+        let text = format!(
+            "spin_manifest_version = 2\n[application]\nname = \"t\"\n[[trigger.http]]\n\
+             route = \"/...\"\ncomponent = \"classify\"\n[component.classify]\nsource = \"{}\"\n\
+             [component.classify.dependencies]\n{dep}\n",
+            release.join("classify.wasm").display()
+        );
+        std::fs::write(&manifest, text).unwrap();
+        common::refuses(&manifest, &["--nn-backend", "none", "--cache-dir", "none"], &[], needle);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
