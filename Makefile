@@ -39,11 +39,14 @@ up-portable: build
 	@$(ENV) && $(SPINFER) up -f spin.portable.toml --nn-backend none --listen $(LISTEN)
 
 # Native inference vs end-to-end through the host, in one run (prints the figures); then
-# the image fast path: Wasm tax per stage and e2e p50 per photo size vs the Python peer.
+# the image fast path: Wasm tax per stage and e2e p50 per photo size vs the Python peer;
+# then spinfer vs the real Spin CLI on the same app (loadtest/spin_vs.py; skipped, with
+# the reason, where scripts/spin.sh finds no Spin).
 bench: build
 	@$(ENV) && bash scripts/bench.sh
 	@$(HOST_CARGO) build --release --locked -p spinfer-pipeline --example stages
 	@$(ENV) && PIPELINE_TARGET=$(HOST_TARGET) .venv/bin/python loadtest/fastpath.py bench
+	@$(ENV) && .venv/bin/python loadtest/spin_vs.py
 
 test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-browser
 
@@ -93,13 +96,14 @@ test-unit:
 
 test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
-	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable --test connections --test drain -- --test-threads=2
+	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable --test runtimes --test connections --test drain -- --test-threads=2
 	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer-bench --test provider
 
 # The Open Inference Protocol on classify with PyPI tritonclient[http], against the native
-# host and the portable app (tests/oip/).
+# host, the portable app on spinfer and on the real Spin CLI (skipped, with the reason,
+# where scripts/spin.sh finds none), and spin.deps.toml on both (tests/oip/).
 test-oip:
-	@$(ENV) && .venv/bin/python tests/oip/test_oip.py native portable
+	@$(ENV) && .venv/bin/python tests/oip/test_oip.py native portable spin deps spin-deps
 
 # Reduced-scale JPEG decoding vs full-size decoding over the sample photos and ≥ 50
 # generated ones (1024 px … 48 MP): top-1 must agree on ≥ 98 %.

@@ -111,12 +111,13 @@ def spin_manifest(name="spin.portable.toml"):
         return tomllib.load(fh)
 
 
-def manifests_disagree():
-    """What differs between spin.toml and spin.portable.toml beyond classify's source/build."""
-    native, portable = spin_manifest("spin.toml"), spin_manifest()
+def manifests_disagree(other="spin.portable.toml"):
+    """What differs between spin.toml and `other` beyond classify's source/build (and the
+    dependencies spin.deps.toml composes at load time)."""
+    native, portable = spin_manifest("spin.toml"), spin_manifest(other)
     for m in (native, portable):
-        m["component"]["classify"].pop("source", None)
-        m["component"]["classify"].pop("build", None)
+        for key in ("source", "build", "dependencies"):
+            m["component"]["classify"].pop(key, None)
     keys = set(native) | set(portable) | {f"component.{c}" for c in set(native["component"]) | set(portable["component"])}
     get = lambda m, k: m["component"].get(k.split(".", 1)[1]) if k.startswith("component.") else m.get(k)
     return sorted(k for k in keys if k != "component" and get(native, k) != get(portable, k))
@@ -284,11 +285,12 @@ def main():
             failed |= bool(findings)
             bad += bool(findings)
     if not args.expect_fail:
-        drift = manifests_disagree()
-        print(f"[k8s] spin.toml vs spin.portable.toml: {'agree' if not drift else 'DIFFER in ' + ', '.join(drift)}")
-        failed |= bool(drift)
-        bad += bool(drift)
-    checked = len(args.dirs) + (0 if args.expect_fail else 1)  # + the manifests' agreement
+        for other in ("spin.portable.toml", "spin.deps.toml"):
+            drift = manifests_disagree(other)
+            print(f"[k8s] spin.toml vs {other}: {'agree' if not drift else 'DIFFER in ' + ', '.join(drift)}")
+            failed |= bool(drift)
+            bad += bool(drift)
+    checked = len(args.dirs) + (0 if args.expect_fail else 2)  # + the manifests' agreement
     print(f"k8s-check: {checked - bad} passed, {bad} failed")
     sys.exit(1 if failed else 0)
 

@@ -1,19 +1,19 @@
-"""Start `spinfer up` for a Python check or benchmark and stop it again.
+"""Start `spinfer up` (or the real `spin up`) for a Python check or benchmark and stop it.
 
 One place for what every Python harness here needs: the binary's path, a free port
 chosen by the host itself (`--listen 127.0.0.1:0`), the address read from its
 `Serving http://…` line, and a stop that never leaves the process behind.
 """
 import os
+import signal
 import socket
 import subprocess
 import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPINFER = os.environ.get(
-    "SPINFER", os.path.join(os.environ.get("SPINFER_CACHE", os.path.expanduser("~/.cache/spinfer")),
-                            "target-host/release/spinfer"))
+CACHE = os.environ.get("SPINFER_CACHE", os.path.expanduser("~/.cache/spinfer"))
+SPINFER = os.environ.get("SPINFER", os.path.join(CACHE, "target-host/release/spinfer"))
 
 
 class Spinfer:
@@ -26,6 +26,9 @@ class Spinfer:
         self.proc = subprocess.Popen([SPINFER, "up", "--listen", "127.0.0.1:0", *self.args], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
+        return self._await("spinfer")
+
+    def _await(self, what):
         found = threading.Event()
 
         def read():
@@ -40,7 +43,7 @@ class Spinfer:
         found.wait(self.timeout)
         if self.addr is None:
             self.__exit__(None, None, None)
-            raise SystemExit("spinfer did not start:\n" + "\n".join(self.lines[-20:]))
+            raise SystemExit(f"{what} did not start:\n" + "\n".join(self.lines[-20:]))
         return self
 
     def __exit__(self, *exc):
@@ -55,6 +58,57 @@ class Spinfer:
 
     def pid(self):
         return self.proc.pid
+
+
+class Spin(Spinfer):
+    """`with Spin("-f", "spin.portable.toml") as s:` — the real Spin CLI (scripts/spin.sh
+    finds it; `find_spin()` says why there is none) on a free port, with a private HOME and
+    state directory under the build cache so the user's Spin set-up is never touched."""
+
+    def __init__(self, *args, timeout=300):
+        super().__init__(*args, timeout=timeout)
+
+    def __enter__(self):
+        spin, reason = find_spin()
+        if spin is None:
+            raise RuntimeError(reason)
+        home = os.path.join(CACHE, "spin-home")
+        os.makedirs(home, exist_ok=True)
+        port = free_port()
+        env = {**os.environ, "HOME": home, "XDG_CACHE_HOME": os.path.join(home, ".cache"),
+               "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+               "XDG_DATA_HOME": os.path.join(home, ".local", "share"),
+               "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        self.proc = subprocess.Popen([spin, "up", "--listen", f"127.0.0.1:{port}",
+                                      "--state-dir", os.path.join(home, "state"), *self.args],
+                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env=env, process_group=0)
+        return self._await("spin")
+
+    def __exit__(self, *exc):
+        """Stop the whole process group: `spin up` serves from a child `spin trigger http`
+        process that would outlive a SIGKILL of its parent."""
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        return False
+
+
+def find_spin():
+    """(path, None) of the Spin CLI, or (None, why there is none)."""
+    r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "spin.sh")], capture_output=True,
+                       text=True, env={**os.environ, "SPINFER_CACHE": CACHE})
+    if r.returncode != 0:
+        return None, r.stderr.strip() or f"scripts/spin.sh exited {r.returncode}"
+    return r.stdout.strip(), None
 
 
 def free_port():

@@ -98,9 +98,12 @@ fn parse_options(query: &str) -> Result<Options, ApiError> {
 
 async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiError> {
     let start = Instant::now();
-    let options = parse_options(&query)?;
     let limits = Limits::from_env();
+    // The body before the query: on Spin a chained caller (frontend) streams its body, and
+    // an answer given before it was read reaches that caller as a closed stream instead of
+    // this error (seen in tests/runtimes.rs with `?model=nope`; spinfer buffers the body).
     let body = spinfer_api::read_body(req, limits.max_body_bytes).await?;
+    let options = parse_options(&query)?;
     let labels = load_labels(options.model)?;
 
     let t0 = Instant::now();

@@ -1,7 +1,9 @@
-//! The application: every component of the manifest compiled once and linked (with its
-//! environment, files, variables and allowed hosts resolved), and the routes. Requests
+//! The application: every component of the manifest compiled once (its dependencies
+//! composed in first: compose.rs) and linked (with its environment, files, variables and
+//! allowed hosts resolved), and the routes. Requests
 //! run through [`App::invoke`], which hands them to a fresh instance.
 
+use crate::compose;
 use crate::engine::{self, compile_cached, wt, InstanceLimits};
 use crate::instance::{ComponentPre, Instances, InvokeError, RequestState};
 use crate::manifest::{Component as ManifestComponent, Manifest, Mount};
@@ -152,6 +154,13 @@ fn load_component(
     let bytes = std::fs::read(&c.source).with_context(|| {
         format!("cannot read component source {} (build it first: make build)", c.source.display())
     })?;
+    // `[component.X.dependencies]`: composed in here, as Spin does at load time.
+    let bytes = if c.dependencies.is_empty() {
+        bytes
+    } else {
+        compose::compose_cached(&bytes, &c.dependencies, cache_dir)
+            .context("composing [component.X.dependencies]")?
+    };
     let component = compile_cached(engine, &bytes, cache_dir)?;
     let linked = linker.instantiate_pre(&component).map_err(|e| {
         let e = wt(e);

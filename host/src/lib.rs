@@ -10,6 +10,7 @@ pub mod admin;
 pub mod admission;
 pub mod app;
 pub mod bindings;
+pub mod compose;
 pub mod config;
 pub mod connections;
 pub mod engine;

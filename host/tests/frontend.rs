@@ -4,42 +4,7 @@
 
 mod common;
 
-use common::{repo_root, test_data, Host};
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::time::Duration;
-
-/// Serve a few fixed answers on loopback for `count` connections at most.
-fn image_server(count: usize) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let cat = std::fs::read(test_data().join("images/chelsea.png")).unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(count) {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let n = s.read(&mut buf).unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let reply = |s: &mut std::net::TcpStream, ctype: &str, len: usize, body: &[u8]| {
-                let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n");
-                let _ = s.write_all(body);
-            };
-            match path.as_str() {
-                "/cat.png" => reply(&mut s, "image/png", cat.len(), &cat),
-                "/page.html" => reply(&mut s, "text/html", 6, b"<html>"),
-                "/huge.jpg" => reply(&mut s, "image/jpeg", 50_000_000, b"\xff\xd8"),
-                "/slow.jpg" => std::thread::sleep(Duration::from_secs(4)),
-                _ => {
-                    let _ = s.write_all(
-                        b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                    );
-                }
-            }
-        }
-    });
-    port
-}
+use common::{image_server, repo_root, test_data, Host};
 
 fn app(env: &[(&str, &str)]) -> Host {
     Host::try_start(&repo_root().join("spin.toml"), &[], env)

@@ -1,34 +1,13 @@
 //! The portable classify (issue: stock Spin / SpinKube have no wasi:nn): classify composed
 //! with the Wasm wasi:nn provider, run by a spinfer that links **no** wasi:nn (and by stock
-//! `wasmtime serve`), must give ONNX Runtime's reference answers. The provider alone
+//! `wasmtime serve`), must give ONNX Runtime's reference answers — the full suite on
+//! spinfer, Spin and load-time composition is tests/runtimes.rs. The provider alone
 //! against ONNX Runtime's logits is tested in bench/tests/provider.rs.
 
 mod common;
 
-use common::{check_model_on, refuses, repo_root, test_data, Host};
+use common::{refuses, repo_root, test_data};
 use spinfer_testing::{free_port, try_request, KillOnDrop};
-
-fn portable_host() -> Host {
-    Host::start(&repo_root().join("spin.portable.toml"), &["--nn-backend", "none"])
-}
-
-#[test]
-fn portable_mobilenetv2_matches_reference_top5_without_host_wasi_nn() {
-    let h = portable_host();
-    check_model_on(&h, "mobilenetv2");
-    // The page's path too: frontend → classify.spin.internal → the composed classify.
-    let r = h.post(
-        "/api/classify?top=1",
-        &std::fs::read(test_data().join("images/chelsea.png")).unwrap(),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["predictions"][0]["label"], "Egyptian cat");
-}
-
-#[test]
-fn portable_efficientnet_lite0_matches_reference_top5_without_host_wasi_nn() {
-    check_model_on(&portable_host(), "efficientnet_lite0");
-}
 
 /// The plain classify imports wasi:nn: a host without it refuses it at start, by name.
 #[test]

@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """The Open Inference Protocol v2 on classify, driven by PyPI tritonclient[http] unchanged.
 
-Runs the same cases against the native host (`spin.toml`, ONNX Runtime wasi-nn) and the
-portable app (`spin.portable.toml --nn-backend none`, tract inside the component), each
-started by `scripts/spinfer_proc.Spinfer` on a free port. Logits are compared with ONNX
+Runs the same cases against the native host (`spin.toml`, ONNX Runtime wasi-nn), the
+portable app (`spin.portable.toml --nn-backend none`, tract inside the component), the real
+Spin CLI on the portable app, and spin.deps.toml (the provider composed at load time) on
+spinfer and on Spin, each started by `scripts/spinfer_proc` on a free port. Logits are compared with ONNX
 Runtime on the reference tensor (tests/data/tensors/), image top-5s with
 tests/data/expected_*.json. Bodies tritonclient's public API cannot produce (malformed
 JSON, a header length past the body, overflowing sizes) go through its own transport
 (`_post`) and error parsing (`_raise_if_error`), so every error is checked as a client sees
 it: an `InferenceServerException` carrying the server's message.
 
-    .venv/bin/python tests/oip/test_oip.py [native|portable ...]
+    .venv/bin/python tests/oip/test_oip.py [native|portable|spin|deps|spin-deps ...]
 """
 import json
 import os
@@ -25,13 +26,19 @@ from tritonclient.http._utils import _raise_if_error
 from tritonclient.utils import InferenceServerException
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from spinfer_proc import ROOT, Spinfer  # noqa: E402
+from spinfer_proc import ROOT, Spin, Spinfer, find_spin  # noqa: E402
 
 DATA = os.environ.get("SPINFER_TEST_DATA", os.path.join(ROOT, "tests", "data"))
 TENSOR = os.path.join(DATA, "tensors", "chelsea_mobilenetv2_1x3x224x224_f32le.bin")
+# name → (server class, arguments): the same cases on every runtime (issue 17).
 RUNTIMES = {
-    "native": ("-f", "spin.toml"),
-    "portable": ("-f", "spin.portable.toml", "--nn-backend", "none"),
+    "native": (Spinfer, ("-f", "spin.toml")),
+    "portable": (Spinfer, ("-f", "spin.portable.toml", "--nn-backend", "none")),
+    # The real Spin CLI (scripts/spin.sh finds it; skipped with the reason where none is).
+    "spin": (Spin, ("-f", "spin.portable.toml")),
+    # Load-time composition of classify's wasi:nn dependency, on spinfer and on Spin.
+    "deps": (Spinfer, ("-f", "spin.deps.toml", "--nn-backend", "none")),
+    "spin-deps": (Spin, ("-f", "spin.deps.toml")),
 }
 TOL = 1e-4
 M = "mobilenetv2"
@@ -75,7 +82,12 @@ class Oip(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Spinfer(*RUNTIMES[cls.runtime]).__enter__()
+        server, args = RUNTIMES[cls.runtime]
+        if server is Spin:
+            _, reason = find_spin()
+            if reason:
+                raise unittest.SkipTest(f"no Spin CLI: {reason}")
+        cls.server = server(*args).__enter__()
         cls.client = tc.InferenceServerClient(cls.server.addr, network_timeout=120)
         cls.reference = ort_logits(reference_tensor())
 

@@ -1,6 +1,7 @@
 //! Spin manifest (v2) reading and validation, for the part of Spin's format spinfer
 //! runs: `[application]`, `[variables]`, `[[trigger.http]]`, `[component.*]` with
-//! `source`, `files`, `environment`, `variables`, `allowed_outbound_hosts` and `build`.
+//! `source`, `files`, `environment`, `variables`, `allowed_outbound_hosts`, `build` and
+//! local-path `dependencies` (composed at load time: compose.rs).
 //! Anything else Spin knows but spinfer does not run is refused at start with the key
 //! named; TOML syntax errors carry the line and column from the `toml` crate.
 
@@ -39,6 +40,17 @@ pub struct Component {
     pub variables: BTreeMap<String, String>,
     /// Templates as written; expanded against app variables at load.
     pub allowed_outbound_hosts: Vec<String>,
+    /// `[component.X.dependencies]`: components composed into this one at load time.
+    pub dependencies: Vec<Dependency>,
+}
+
+/// One `[component.X.dependencies]` entry: `"ns:pkg[/iface][@version]" = { path = "…" }`
+/// (Spin's form; `export` picks a differently named export of the dependency).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dependency {
+    pub name: String,
+    pub path: PathBuf,
+    pub export: Option<String>,
 }
 
 /// One HTTP route → component.
@@ -127,7 +139,6 @@ impl Manifest {
                 ("key_value_stores", &c.key_value_stores),
                 ("sqlite_databases", &c.sqlite_databases),
                 ("ai_models", &c.ai_models),
-                ("dependencies", &c.dependencies),
             ] {
                 if let Some(v) = value {
                     return Err(at(
@@ -158,6 +169,11 @@ impl Manifest {
                     format!("component {id:?}: `exclude_files` is not supported by spinfer"),
                 ));
             }
+            let dependencies = match &c.dependencies {
+                Some(d) => raw::resolve_dependencies(d.get_ref(), dir)
+                    .map_err(|m| at(d.span(), format!("component {id:?}: {m}")))?,
+                None => Vec::new(),
+            };
             let _ = (&c.description, &c.build);
             components.insert(
                 id.clone(),
@@ -168,6 +184,7 @@ impl Manifest {
                     environment: c.environment.clone(),
                     variables: c.variables.clone(),
                     allowed_outbound_hosts: c.allowed_outbound_hosts.clone(),
+                    dependencies,
                 },
             );
         }

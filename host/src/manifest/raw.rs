@@ -1,7 +1,7 @@
 //! The manifest as TOML says it (serde shapes with spans), before validation, and the
 //! expansion of `files` entries into mounts.
 
-use super::Mount;
+use super::{Dependency, Mount};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -82,8 +82,53 @@ pub(super) struct RawComponent {
     pub(super) sqlite_databases: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub(super) ai_models: Option<Spanned<toml::Value>>,
+    /// Checked by [`resolve_dependencies`]: only Spin's local `{ path = … }` form runs here.
     #[serde(default)]
     pub(super) dependencies: Option<Spanned<toml::Value>>,
+}
+
+/// `[component.X.dependencies]` as Spin writes it: name → `{ path = "…", export = "…" }`.
+/// Spin's registry (`"1.2.0"`, `{ version = … }`) and URL (`{ url, digest }`) forms would
+/// download: refused, by name, as every key spinfer does not know.
+pub(super) fn resolve_dependencies(v: &toml::Value, dir: &Path) -> Result<Vec<Dependency>, String> {
+    let table = v.as_table().ok_or("`dependencies` must be a table of name = { path = \"…\" }")?;
+    let mut deps = Vec::new();
+    for (name, spec) in table {
+        let valid = !name.is_empty()
+            && name.split_once(':').is_none_or(|(ns, rest)| !ns.is_empty() && !rest.is_empty());
+        if !valid {
+            return Err(format!(
+                "dependency name {name:?} is not `ns:package[/interface][@version]`"
+            ));
+        }
+        let Some(spec) = spec.as_table() else {
+            return Err(format!(
+                "dependency {name:?}: registry dependencies are not supported by spinfer \
+                 (nothing is downloaded); use {{ path = \"….wasm\" }}"
+            ));
+        };
+        let mut path = None;
+        let mut export = None;
+        for (key, value) in spec {
+            match (key.as_str(), value.as_str()) {
+                ("path", Some(p)) => path = Some(dir.join(p)),
+                ("export", Some(e)) => export = Some(e.to_owned()),
+                ("path" | "export", None) => {
+                    return Err(format!("dependency {name:?}: `{key}` must be a string"))
+                }
+                ("version" | "registry" | "package" | "url" | "digest", _) => {
+                    return Err(format!(
+                        "dependency {name:?}: `{key}` (a download) is not supported by spinfer; \
+                         use a local {{ path = \"….wasm\" }}"
+                    ))
+                }
+                _ => return Err(format!("dependency {name:?}: unknown key `{key}`")),
+            }
+        }
+        let path = path.ok_or_else(|| format!("dependency {name:?}: `path` is missing"))?;
+        deps.push(Dependency { name: name.clone(), path, export });
+    }
+    Ok(deps)
 }
 
 #[derive(Debug, Deserialize)]

@@ -65,3 +65,38 @@ fn an_unsupported_base_is_reported_on_its_line() {
     assert!(e.message.contains("base"), "{e}");
     assert_eq!(e.line, Some(6), "{e}");
 }
+
+#[test]
+fn local_dependencies_are_read_and_downloads_refused_by_name() {
+    let with = |deps: &str| format!("{GOOD}[component.web.dependencies]\n{deps}\n");
+    let m = Manifest::parse(
+        &with(
+            r#""wasi:nn" = { path = "nn.wasm" }
+"my:dep/api@1.0.0" = { path = "d/x.wasm", export = "my:dep/other@1.0.0" }"#,
+        ),
+        "spin.toml",
+        Path::new("/app"),
+    )
+    .unwrap();
+    let deps = &m.components["web"].dependencies;
+    assert_eq!(deps.len(), 2);
+    assert_eq!(deps[0].name, "my:dep/api@1.0.0");
+    assert_eq!(deps[0].path, Path::new("/app/d/x.wasm"));
+    assert_eq!(deps[0].export.as_deref(), Some("my:dep/other@1.0.0"));
+    assert_eq!(
+        deps[1],
+        Dependency { name: "wasi:nn".into(), path: "/app/nn.wasm".into(), export: None }
+    );
+    for (deps, needle) in [
+        (r#""wasi:nn" = "0.2.0""#, "registry dependencies are not supported"),
+        (r#""wasi:nn" = { version = "0.2.0" }"#, "`version` (a download)"),
+        (r#""wasi:nn" = { url = "https://x/y.wasm", digest = "sha256:00" }"#, "(a download)"),
+        (r#""wasi:nn" = { export = "x" }"#, "`path` is missing"),
+        (r#""wasi:nn" = { path = "a.wasm", colour = 1 }"#, "unknown key `colour`"),
+        (r#"":nn" = { path = "a.wasm" }"#, "is not `ns:package"),
+    ] {
+        let e = err(&with(deps));
+        assert!(e.message.contains(needle), "{deps}: {e}");
+        assert_eq!(e.line, Some(15), "{deps}: {e}"); // the [component.web.dependencies] line
+    }
+}

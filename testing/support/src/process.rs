@@ -42,7 +42,7 @@ impl Drop for KillOnDrop {
 }
 
 /// Lines of `stream`, sent one by one on the returned channel from a reader thread.
-fn lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+pub(crate) fn lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -77,6 +77,8 @@ pub struct Spinfer {
     pub child: Child,
     pub addr: SocketAddr,
     pub stderr: mpsc::Receiver<String>,
+    /// The child leads its own process group, stopped as a whole (`spin up`).
+    pub group: bool,
 }
 
 /// What `spinfer up` printed when it refused to start.
@@ -105,7 +107,7 @@ impl Spinfer {
         let stderr = lines(child.stderr.take().expect("piped stderr"));
         let stdout = child.stdout.take().expect("piped stdout");
         match wait_for_serving(stdout, Duration::from_secs(300)) {
-            Some(addr) => Ok(Spinfer { child, addr, stderr }),
+            Some(addr) => Ok(Spinfer { child, addr, stderr, group: false }),
             None => {
                 let _ = child.kill();
                 let code = child.wait().ok().and_then(|s| s.code());
@@ -149,7 +151,27 @@ impl Spinfer {
 
 impl Drop for Spinfer {
     fn drop(&mut self) {
+        if self.group {
+            stop_group(&mut self.child);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Stop a child that leads its own process group, and everything in it: `spin up` serves
+/// from a `spin trigger http` child that outlives a SIGKILL of its parent. SIGTERM to the
+/// group (Spin stops its trigger), SIGKILL to whatever is left after 10 s.
+pub(crate) fn stop_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+    let _ = child.wait();
 }
