@@ -14,6 +14,7 @@ pub mod config;
 pub mod connections;
 pub mod engine;
 pub mod inspect;
+pub mod locked;
 pub mod instance;
 pub mod manifest;
 pub mod metrics;
