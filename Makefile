@@ -12,7 +12,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host build-shim lint-shim test-containerd up up-portable bench load k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache
+.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd up up-portable bench load k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -34,11 +34,15 @@ build-host:
 # The containerd shim (shim/, binary containerd-shim-spinfer-v2): its own Cargo workspace,
 # so runwasi's dependency tree (containerd client, ttrpc, youki's libcontainer) is built
 # and linted only by these targets, never by `make test`.
+# `setup.sh --containerd` adds containerd, runc and protoc (containerd-client's build needs it).
 SHIM_CARGO := cd shim && CARGO_TARGET_DIR=$(HOST_TARGET) cargo
-build-shim: setup
+setup-containerd:
+	@bash scripts/setup.sh --containerd
+
+build-shim: setup-containerd
 	@$(ENV) && $(SHIM_CARGO) build --release --locked
 
-lint-shim: setup
+lint-shim: setup-containerd
 	@$(ENV) && cd shim && cargo fmt --check
 	@$(ENV) && $(SHIM_CARGO) clippy --release --locked --all-targets -- -D warnings
 
@@ -46,7 +50,6 @@ lint-shim: setup
 # a private socket — serves the imported app, kill/delete leave nothing, bad artifacts
 # refused; prints ctr run → first 200 and CPU/request vs `spinfer up` and the portable image.
 test-containerd: build build-shim lint-shim
-	@bash scripts/setup.sh --containerd
 	@$(ENV) && SPINFER_SHIM=$(HOST_TARGET)/release/containerd-shim-spinfer-v2 .venv/bin/python scripts/test_containerd.py
 
 up: build
@@ -86,9 +89,14 @@ load: build
 	@$(ENV) && PATH="$$HOME/.cargo/bin:$$PATH" .venv/bin/python loadtest/run.py
 	@$(ENV) && .venv/bin/python loadtest/fastpath.py load --json loadtest/results/fastpath.json
 
-# Measure CPU per classify request, then replay a ramp through the HPA model (CSV + SVG).
+# Measure CPU per classify request, then replay a ramp through the HPA model (CSV + SVG);
+# then replay the shim path's figure too.
 autoscale: build
 	@$(ENV) && .venv/bin/python k8s/autoscale/measure_cpu.py && .venv/bin/python k8s/autoscale/hpa_sim.py
+	@# The spinfer shim's CPU/request, as `make test-containerd` measured it under containerd
+	@# (overlays/spinfer-shim: request 250m, limit 1).
+	@$(ENV) && .venv/bin/python k8s/autoscale/hpa_sim.py --measured cpu_per_request.spinfer-shim.json \
+		--request 0.25 --limit 1 --out hpa_timeline.spinfer-shim
 
 # The steps for a real cluster (nothing here can reach one).
 deploy:
