@@ -253,7 +253,9 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     };
     let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
     let data = match bytes.iter().position(|&c| c == b'=') {
-        Some(p) if bytes[p..].iter().all(|&c| c == b'=') && bytes.len() % 4 == 0 => &bytes[..p],
+        Some(p) if bytes[p..].iter().all(|&c| c == b'=') && bytes.len().is_multiple_of(4) => {
+            &bytes[..p]
+        }
         Some(_) => return None,
         None => &bytes[..],
     };
