@@ -34,6 +34,8 @@ DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 SPINFER = os.environ.get("SPINFER_BIN") or os.path.join(
     os.environ.get("SPINFER_CACHE", os.path.expanduser("~/.cache/spinfer")), "target-host/release/spinfer")
+# containerd handler → the shim binary a node must have for it.
+SHIM_HANDLERS = {"spin": "containerd-shim-spin-v2", "spinfer": "containerd-shim-spinfer-v2 (shim/)"}
 SCALE = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
@@ -143,8 +145,13 @@ def check_spinapps(objs, f):
         rc = ex["spec"].get("deploymentConfig", {}).get("runtimeClassName")
         if rc and runtime_classes and rc not in runtime_classes:
             f.add("runtimeclass-exists", ex, f"runtimeClassName {rc!r} is not a RuntimeClass in this deployment")
-        if rc in runtime_classes and runtime_classes[rc].get("handler") != "spin":
-            f.add("runtimeclass-exists", ex, f"RuntimeClass {rc!r} must use handler 'spin' (containerd-shim-spin)")
+        handler = runtime_classes.get(rc, {}).get("handler")
+        if rc in runtime_classes and handler not in SHIM_HANDLERS:
+            f.add("runtimeclass-exists", ex, f"RuntimeClass {rc!r} must use a Spin shim's handler: "
+                  + ", ".join(f"{h!r} ({b})" for h, b in SHIM_HANDLERS.items()))
+        if handler == "spinfer" and not runtime_classes[rc].get("scheduling", {}).get("nodeSelector"):
+            f.add("runtimeclass-node-selector", ex, f"RuntimeClass {rc!r} (handler 'spinfer') needs "
+                  "scheduling.nodeSelector: only nodes with the spinfer shim and models can run its pods")
     for app in by_kind("SpinApp"):
         spec, name = app["spec"], app["metadata"]["name"]
         if not DNS1035.match(name) or len(name) > 52:

@@ -12,6 +12,9 @@
 # project-local Python venv (.venv) with ONNX Runtime (its libonnxruntime.so is what the
 # native host dlopens), the wasmtime CLI (Wizer) and the test/tooling packages.
 # `--load` also installs the load generators (hey, oha) for `make load`.
+# `--containerd` also installs Debian's containerd and runc for `make test-containerd`, and
+# protoc (protobuf-compiler) and libseccomp-dev, which the shim's build needs (containerd-client's
+# build script; youki's libcontainer links libseccomp).
 # Writes $SPINFER_CACHE/toolchain.env, which the Makefile sources. Prints one
 # "[setup] ..." line per step and "[time] step: N s" for slow ones.
 set -euo pipefail
@@ -171,6 +174,13 @@ if [[ " $* " == *" --load "* ]]; then
     timed "pip install (load)" "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
       -r "$ROOT/scripts/requirements-load.txt" -c "$ROOT/scripts/requirements.txt"
   fi
+fi
+
+# ------------------------------------------------------------------ containerd
+# Only for `make test-containerd` (scripts/setup.sh --containerd): the shim's end-to-end
+# test starts its own containerd on a private socket (the package's service is not used).
+if [[ " $* " == *" --containerd "* ]]; then
+  apt_install containerd runc protobuf-compiler libseccomp-dev
 fi
 
 # ------------------------------------------------------------------ wasmtime CLI

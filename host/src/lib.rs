@@ -16,6 +16,7 @@ pub mod connections;
 pub mod engine;
 pub mod inspect;
 pub mod instance;
+pub mod locked;
 pub mod manifest;
 pub mod metrics;
 pub mod nn;

@@ -182,22 +182,27 @@ def main():
     ap.add_argument("--request", type=float, default=1.0, help="classify CPU request (cores)")
     ap.add_argument("--limit", type=float, default=2.0, help="classify CPU limit (cores)")
     ap.add_argument("--start-delay", type=float, default=3.0, help="seconds from pod creation to serving")
+    ap.add_argument("--measured", default="cpu_per_request.json",
+                    help="the CPU-per-request figure to replay (beside this script): cpu_per_request.json "
+                         "(portable classify, measure_cpu.py) or cpu_per_request.spinfer-shim.json "
+                         "(the spinfer shim under containerd, make test-containerd)")
+    ap.add_argument("--out", default="hpa_timeline", help="output name (beside this script): NAME.csv, NAME.svg")
     args = ap.parse_args()
     selftest()
     if args.selftest:
         return
-    measured = json.load(open(os.path.join(HERE, "cpu_per_request.json")))
+    measured = json.load(open(os.path.join(HERE, args.measured)))
     cpu = measured["cpu_seconds_per_request"]
     load = profile(args.peak)
     fixed = simulate(load, cpu, args.request, args.limit, args.start_delay, replicas=1)
     hpa = Hpa(1, 10, 0.6, SPINFER)
     scaled = simulate(load, cpu, args.request, args.limit, args.start_delay, hpa=hpa)
-    with open(os.path.join(HERE, "hpa_timeline.csv"), "w", newline="") as fh:
+    with open(os.path.join(HERE, args.out + ".csv"), "w", newline="") as fh:
         wr = csv.writer(fh)
         wr.writerow(["t_s", "demand_rps", "replicas_fixed", "served_fraction_fixed", "replicas_hpa", "ready_hpa", "served_fraction_hpa"])
         for a, b in zip(fixed, scaled):
             wr.writerow([a[0], round(a[1], 2), a[2], round(a[4], 3), b[2], b[3], round(b[4], 3)])
-    svg(fixed, scaled, os.path.join(HERE, "hpa_timeline.svg"),
+    svg(fixed, scaled, os.path.join(HERE, args.out + ".svg"),
         f"classify under a {args.peak:.0f} req/s ramp: {cpu * 1000:.1f} ms CPU/request, request {args.request} / limit {args.limit} CPU, target 60 %")
     # Replicas at which the HPA is content: utilisation within its 10 % tolerance of 60 %.
     needed = math.ceil(args.peak * cpu / (args.request * 0.6 * 1.1))
