@@ -46,6 +46,15 @@ for t in "${TARGETS[@]}"; do
   rate=$(grep -oP '^stat::average_exec_per_sec:\s*\K\d+' "$log" | tail -1)
   peak=$(grep -oP '^stat::peak_rss_mb:\s*\K\d+' "$log" | tail -1)
   found=$(grep -oP "Test unit written to \K\S+" "$log" || true)
+  # On a shared machine a stall can make any input "time out": run a timeout once more,
+  # alone, and count it only if it times out again.
+  if [[ "$found" == */timeout-* && $(wc -l <<<"$found") == 1 ]]; then
+    bin="$TARGET_DIR/x86_64-unknown-linux-gnu/release/$t"
+    if "$bin" -timeout=1 -runs=1 "$found" >"$log.rerun" 2>&1; then
+      echo "    $found timed out once but ran in time when re-run alone (machine stall): not counted"
+      found="" rc=0
+    fi
+  fi
   crashes=$( [[ -n "$found" ]] && wc -l <<<"$found" || echo 0)
   if ((rc != 0)) || [[ -n "$found" ]]; then
     failed=1
