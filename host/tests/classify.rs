@@ -240,3 +240,33 @@ fn session_pools_grow_on_demand_up_to_their_size() {
     }
     assert_eq!(largest, 3, "12 concurrent requests never grew the pool to 3 sessions");
 }
+
+/// The same for a body over the *host's* limit, refused from its Content-Length before
+/// anything runs: the host still reads (and drops) the upload before it answers, so the
+/// client gets the 413 JSON instead of a broken pipe (seen by `make soak` with Python's
+/// http.client before the host did so).
+#[test]
+fn a_body_over_the_host_limit_is_refused_to_a_client_that_writes_everything_first() {
+    let h = Host::start(&repo_root().join("spin.toml"), &["--max-body-bytes", "1048576"]);
+    for _ in 0..2 {
+        let body = vec![0u8; 16 * 1024 * 1024];
+        let mut stream = TcpStream::connect(h.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let head = format!(
+            "POST /classify HTTP/1.1\r\nHost: spinfer\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body).expect("the server takes the whole upload");
+        let (mut raw, mut buf) = (Vec::new(), [0u8; 4096]);
+        while !raw.ends_with(b"}") {
+            let n = stream.read(&mut buf).expect("the answer arrives, no reset");
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&raw));
+            raw.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+        assert!(text.contains("over the host limit of 1048576 bytes"), "{text}");
+    }
+    assert_eq!(h.get("/.well-known/spin/health").status, 200);
+}
