@@ -26,6 +26,11 @@ pub enum LockedError {
     #[error("trigger {id:?}: {problem}")]
     Trigger { id: String, problem: String },
     #[error(
+        "component {component:?} has uncomposed dependencies ({names}): compose them into \
+         the component before packing (the shim does not compose artifact dependencies)"
+    )]
+    Dependencies { component: String, names: String },
+    #[error(
         "component {component:?}: {what} refers to content {digest} that is not in the artifact"
     )]
     MissingContent { component: String, what: String, digest: String },
@@ -78,6 +83,10 @@ struct LockedComponent {
     files: Vec<ContentPath>,
     #[serde(default)]
     config: BTreeMap<String, String>,
+    /// An artifact whose components still carry dependencies is refused by name rather
+    /// than failing later on a missing import.
+    #[serde(default)]
+    dependencies: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +151,10 @@ pub fn materialize<'a>(
     };
     let mut components = BTreeMap::new();
     for c in &app.components {
+        if !c.dependencies.is_empty() {
+            let names = c.dependencies.keys().cloned().collect::<Vec<_>>().join(", ");
+            return Err(LockedError::Dependencies { component: c.id.clone(), names });
+        }
         let bytes = |r: &ContentRef, what: &str| -> Result<Vec<u8>, LockedError> {
             let problem = |problem: String| LockedError::Content {
                 component: c.id.clone(),
@@ -195,6 +208,7 @@ pub fn materialize<'a>(
                 environment: c.env.clone(),
                 variables: c.config.clone(),
                 allowed_outbound_hosts,
+                dependencies: Vec::new(),
             },
         );
     }
@@ -344,6 +358,12 @@ mod tests {
             APP.replace(r#""metadata""#, r#""must_understand": ["host_requirements"], "metadata""#);
         let e = materialize(feature.as_bytes(), content, &dir).unwrap_err();
         assert!(e.to_string().contains("host_requirements"), "{e}");
+        let deps = APP.replace(
+            r#""source": {"#,
+            r#""dependencies": {"wasi:nn": {"source": {"content": {"digest": "sha256:aa"}}}}, "source": {"#,
+        );
+        let e = materialize(deps.as_bytes(), content, &dir).unwrap_err();
+        assert!(e.to_string().contains("uncomposed dependencies (wasi:nn)"), "{e}");
         assert!(materialize(b"{}", content, &dir).is_err());
         let _ = std::fs::remove_dir_all(dir);
     }
