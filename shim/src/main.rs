@@ -140,7 +140,7 @@ fn prepare(ctx: &impl RuntimeContext) -> anyhow::Result<Prepared> {
 
     let rc = node.runtime_config()?;
     let metrics = Arc::new(metrics::Metrics::default());
-    let registry = load_models(&node, &rc, cores, metrics.clone())?;
+    let registry = load_models(node, &rc, cores, metrics.clone())?;
     let max_concurrency = 2 * cores;
     let limits = engine::InstanceLimits {
         max_memory_bytes: 512 * 1024 * 1024,
