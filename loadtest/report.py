@@ -45,7 +45,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "k8s", "autoscale"))
 sys.path.insert(0, HERE)
 from run import cpu_and_rss  # noqa: E402
-from spinfer_proc import SPINFER, free_port  # noqa: E402
+from spinfer_proc import SPINFER, free_port, stop  # noqa: E402
 import scale_from_zero  # noqa: E402
 
 CORES = os.cpu_count()
@@ -178,13 +178,8 @@ class Server:
         return self.proc.poll() is None
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop(self.proc, 20)
         for d in self.tmp:
             shutil.rmtree(d, ignore_errors=True)
         self.log.close()

@@ -16,6 +16,18 @@ CACHE = os.environ.get("SPINFER_CACHE", os.path.expanduser("~/.cache/spinfer"))
 SPINFER = os.environ.get("SPINFER", os.path.join(CACHE, "target-host/release/spinfer"))
 
 
+
+def stop(proc, grace):
+    """SIGTERM `proc`, wait up to `grace` seconds for it to drain, then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 class Spinfer:
     """`with Spinfer("-f", "spin.toml") as s:` → s.addr is "127.0.0.1:PORT"."""
 
@@ -47,13 +59,8 @@ class Spinfer:
         return self
 
     def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop(self.proc, 15)
         return False
 
     def pid(self):

@@ -35,7 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from spinfer_proc import Spinfer, free_port  # noqa: E402
+from spinfer_proc import Spinfer, free_port, stop  # noqa: E402
 
 CACHE = os.environ.get("SPINFER_CACHE", os.path.expanduser("~/.cache/spinfer"))
 SHIM = os.environ.get("SPINFER_SHIM", os.path.join(CACHE, "target-host/release/containerd-shim-spinfer-v2"))
@@ -140,12 +140,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             for cid in run(self.ctr("container", "ls", "-q"), check_rc=False).stdout.split():
                 self.remove(cid)
         finally:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop(self.proc, 20)
             for pid in self.shim_pids():
                 os.kill(pid, signal.SIGKILL)
             # Any mount left under the private root (rootfs overlays, shm) goes too.
