@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_model_on, repo_root, test_data, Host};
+use common::{assert_error, assert_still_serving, cat, check_model_on, repo_root, test_data, Host};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -15,17 +15,7 @@ fn host() -> Host {
     Host::start(&repo_root().join("spin.toml"), &[])
 }
 
-fn good_image() -> Vec<u8> {
-    std::fs::read(test_data().join("images/chelsea.png")).unwrap()
-}
-
 /// A good request still succeeds (after a bad one).
-fn assert_still_serving(h: &Host) {
-    let r = h.post("/classify?top=1", &good_image());
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["predictions"][0]["index"], 285);
-}
-
 fn check_model(model: &str) {
     check_model_on(&host(), model);
 }
@@ -60,12 +50,12 @@ fn openvino_backend_matches_reference_top5() {
 #[test]
 fn top_k_and_default_model() {
     let h = host();
-    let r = h.post("/classify?top=20", &good_image());
+    let r = h.post("/classify?top=20", &cat());
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v["model"], "mobilenetv2");
     assert_eq!(v["predictions"].as_array().unwrap().len(), 20);
-    let r = h.post("/classify", &good_image());
+    let r = h.post("/classify", &cat());
     assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 5);
 }
 
@@ -73,7 +63,7 @@ fn top_k_and_default_model() {
 fn other_formats_decode_from_their_bytes() {
     // Re-encode a reference photo as WebP/GIF/BMP and send it with a misleading content-type.
     let h = host();
-    let img = spinfer_pipeline::image::load_from_memory(&good_image()).unwrap();
+    let img = spinfer_pipeline::image::load_from_memory(&cat()).unwrap();
     for format in [
         spinfer_pipeline::image::ImageFormat::WebP,
         spinfer_pipeline::image::ImageFormat::Gif,
@@ -114,13 +104,6 @@ fn models_and_health_routes() {
     assert_eq!(h.get("/.well-known/spin/health").status, 200);
 }
 
-fn assert_error(r: &common::Response, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text());
-    assert_eq!(r.error_code(), code);
-    assert!(!r.json()["error"]["message"].as_str().unwrap().is_empty());
-    assert_eq!(r.header("content-type"), Some("application/json"));
-}
-
 #[test]
 fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
     let h = &host();
@@ -156,9 +139,9 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
     assert_error(&h.get("/classify"), 405, "method_not_allowed");
     assert_eq!(h.get("/classify").header("allow"), Some("POST"));
     assert_error(&h.post("/classify/models", b""), 405, "method_not_allowed");
-    assert_error(&h.post("/classify?model=resnet9000", &good_image()), 404, "unknown_model");
+    assert_error(&h.post("/classify?model=resnet9000", &cat()), 404, "unknown_model");
     for top in ["0", "21", "abc", "-1"] {
-        assert_error(&h.post(&format!("/classify?top={top}"), &good_image()), 400, "bad_top");
+        assert_error(&h.post(&format!("/classify?top={top}"), &cat()), 400, "bad_top");
     }
     assert_error(&h.get("/classify/nope"), 404, "not_found");
     assert_still_serving(h);
@@ -212,7 +195,7 @@ fn session_pools_grow_on_demand_up_to_their_size() {
         &repo_root().join("spin.toml"),
         &["--sessions", "3", "--max-concurrency", "12", "--log-format", "json"],
     );
-    let (image, addr) = (good_image(), h.addr);
+    let (image, addr) = (cat(), h.addr);
     let mut largest = 1;
     for _round in 0..3 {
         let answers: Vec<_> = std::thread::scope(|s| {

@@ -4,15 +4,11 @@
 
 mod common;
 
-use common::{image_server, repo_root, test_data, Host};
+use common::{cat, image_server, repo_root, Host};
 
 fn app(env: &[(&str, &str)]) -> Host {
     Host::try_start(&repo_root().join("spin.toml"), &[], env)
         .unwrap_or_else(|f| panic!("{}", f.stderr))
-}
-
-fn cat() -> Vec<u8> {
-    std::fs::read(test_data().join("images/chelsea.png")).unwrap()
 }
 
 fn post_json(h: &Host, body: &str) -> common::Response {

@@ -12,7 +12,10 @@
 
 mod common;
 
-use common::{check_model_on, image_server, repo_root, test_data, Host, Response};
+use common::{
+    assert_error, assert_still_serving, cat, check_model_on, image_server, repo_root, test_data,
+    Host,
+};
 use spinfer_testing::spin::start_spin;
 
 enum Runtime {
@@ -42,22 +45,6 @@ fn start(case: &str, manifest: &str, runtime: Runtime, image_port: u16) -> Optio
     }
 }
 
-fn cat() -> Vec<u8> {
-    std::fs::read(test_data().join("images/chelsea.png")).unwrap()
-}
-
-fn expect(r: &Response, status: u16, code: &str) {
-    assert_eq!((r.status, r.error_code().as_str()), (status, code), "{}", r.text());
-    assert!(!r.json()["error"]["message"].as_str().unwrap().is_empty());
-    assert_eq!(r.header("content-type"), Some("application/json"));
-}
-
-fn still_serving(h: &Host) {
-    let r = h.post("/classify?top=1", &cat());
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["predictions"][0]["index"], 285);
-}
-
 /// classify: both models against ONNX Runtime's reference, its routes, every bad input.
 fn classify_suite(h: &Host) {
     check_model_on(h, "mobilenetv2");
@@ -80,26 +67,30 @@ fn classify_suite(h: &Host) {
     let r = h.get("/.well-known/spin/health");
     assert_eq!((r.status, r.text().as_str()), (200, "OK"));
 
-    expect(&h.post("/classify", b""), 400, "empty_body");
-    expect(&h.post("/classify", b"this is plainly not an image"), 400, "not_an_image");
+    assert_error(&h.post("/classify", b""), 400, "empty_body");
+    assert_error(&h.post("/classify", b"this is plainly not an image"), 400, "not_an_image");
     let jpeg = std::fs::read(test_data().join("images/grace_hopper.jpg")).unwrap();
-    expect(&h.post("/classify", &jpeg[..jpeg.len() / 3]), 400, "decode_failed");
-    expect(
+    assert_error(&h.post("/classify", &jpeg[..jpeg.len() / 3]), 400, "decode_failed");
+    assert_error(
         &h.post("/classify", b"II*\x00\x08\x00\x00\x00tiff-ish bytes"),
         415,
         "unsupported_format",
     );
-    still_serving(h);
-    expect(&h.post("/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
-    expect(&h.post("/classify", &spinfer_testing::images::png_bomb()), 422, "image_too_large");
-    still_serving(h);
+    assert_still_serving(h);
+    assert_error(&h.post("/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
+    assert_error(
+        &h.post("/classify", &spinfer_testing::images::png_bomb()),
+        422,
+        "image_too_large",
+    );
+    assert_still_serving(h);
     let r = h.get("/classify");
-    expect(&r, 405, "method_not_allowed");
+    assert_error(&r, 405, "method_not_allowed");
     assert_eq!(r.header("allow"), Some("POST"));
-    expect(&h.post("/classify?model=resnet9000", &cat()), 404, "unknown_model");
-    expect(&h.post("/classify?top=0", &cat()), 400, "bad_top");
-    expect(&h.get("/classify/nope"), 404, "not_found");
-    still_serving(h);
+    assert_error(&h.post("/classify?model=resnet9000", &cat()), 404, "unknown_model");
+    assert_error(&h.post("/classify?top=0", &cat()), 400, "bad_top");
+    assert_error(&h.get("/classify/nope"), 404, "not_found");
+    assert_still_serving(h);
 }
 
 /// frontend: the page and its files, the gateway (chained to classify), URL fetches
@@ -133,14 +124,14 @@ fn frontend_suite(h: &Host, image_port: u16) {
     let r = url("/cat.png");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["predictions"][0]["index"], 285);
-    expect(&url("/page.html"), 415, "fetch_not_image");
-    expect(&url("/missing.jpg"), 502, "fetch_bad_status");
-    expect(&json(r#"{"url":"ftp://example.com/cat.jpg"}"#.into()), 400, "bad_url_scheme");
-    expect(&json(r#"{"url":"http://127.0.0.1:9/cat.jpg"}"#.into()), 403, "forbidden_address");
-    expect(&json("{not json".into()), 400, "bad_json");
-    expect(&h.post("/api/classify", b""), 400, "empty_body");
-    expect(&h.post("/api/classify?model=nope", &cat()), 404, "unknown_model");
-    expect(&h.get("/api/classify"), 405, "method_not_allowed");
+    assert_error(&url("/page.html"), 415, "fetch_not_image");
+    assert_error(&url("/missing.jpg"), 502, "fetch_bad_status");
+    assert_error(&json(r#"{"url":"ftp://example.com/cat.jpg"}"#.into()), 400, "bad_url_scheme");
+    assert_error(&json(r#"{"url":"http://127.0.0.1:9/cat.jpg"}"#.into()), 403, "forbidden_address");
+    assert_error(&json("{not json".into()), 400, "bad_json");
+    assert_error(&h.post("/api/classify", b""), 400, "empty_body");
+    assert_error(&h.post("/api/classify?model=nope", &cat()), 404, "unknown_model");
+    assert_error(&h.get("/api/classify"), 405, "method_not_allowed");
 }
 
 fn run(case: &str, manifest: &str, runtime: Runtime) {

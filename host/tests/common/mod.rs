@@ -22,6 +22,25 @@ pub fn test_data() -> PathBuf {
     dir
 }
 
+/// The cat photo every suite classifies (Egyptian cat, index 285).
+pub fn cat() -> Vec<u8> {
+    std::fs::read(test_data().join("images/chelsea.png")).unwrap()
+}
+
+/// A JSON error with this status and code, and a message in words.
+pub fn assert_error(r: &Response, status: u16, code: &str) {
+    assert_eq!((r.status, r.error_code().as_str()), (status, code), "{}", r.text());
+    assert!(!r.json()["error"]["message"].as_str().unwrap().is_empty());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+}
+
+/// After a bad request, the next good one still gets the right answer.
+pub fn assert_still_serving(h: &Host) {
+    let r = h.post("/classify?top=1", &cat());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["predictions"][0]["index"], 285);
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
