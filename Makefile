@@ -107,7 +107,10 @@ autoscale: build
 	@# The spinfer shim's CPU/request, as `make test-containerd` measured it under containerd
 	@# (overlays/spinfer-shim: request 250m, limit 1).
 	@$(ENV) && .venv/bin/python k8s/autoscale/hpa_sim.py --measured cpu_per_request.spinfer-shim.json \
-		--request 0.25 --limit 1 --out hpa_timeline.spinfer-shim
+		--request 0.25 --limit 1 --max-replicas 6 --node-cpu 1.6 --out hpa_timeline.spinfer-shim
+	@# Beside issue #21's cluster timeline (a 2-vCPU node, maxReplicas 10, the old probes).
+	@$(ENV) && .venv/bin/python k8s/autoscale/hpa_sim.py --measured cpu_per_request.spinfer-shim.json \
+		--request 0.25 --limit 1 --max-replicas 10 --node-cpu 2 --start-delay 6.5 --step 80
 
 # Fuzz the parsers of untrusted bytes (fuzz/README.md): cargo-fuzz + libFuzzer, each
 # target FUZZ_SECONDS (default 30) with a 1 s per-input timeout; prints execs and crashes.
