@@ -82,7 +82,7 @@ lint: setup
 # Render the Kubernetes overlays and validate them (schemas + SpinKube rules); every
 # seeded broken manifest must be rejected with the rule it names.
 k8s-check: setup build-host
-	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host k8s/overlays/spinfer-shim
+	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py k8s/overlays/hpa k8s/overlays/keda k8s/overlays/native-host k8s/overlays/spinfer-shim k8s/overlays/spinfer-node
 	@SPINFER_BIN=$(SPINFER) .venv/bin/python scripts/k8s_check.py --expect-fail k8s/broken/*/
 	@.venv/bin/python k8s/autoscale/hpa_sim.py --selftest
 	@.venv/bin/python k8s/autoscale/scale_from_zero.py --selftest
