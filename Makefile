@@ -12,7 +12,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache fuzz soak slow-clients
+.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd setup-cri test-cri up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache fuzz soak slow-clients
 
 setup:
 	@bash scripts/setup.sh
@@ -51,6 +51,18 @@ lint-shim: setup-containerd
 # refused; prints ctr run → first 200 and CPU/request vs `spinfer up` and the portable image.
 test-containerd: build build-shim lint-shim
 	@$(ENV) && SPINFER_SHIM=$(HOST_TARGET)/release/containerd-shim-spinfer-v2 .venv/bin/python scripts/test_containerd.py
+
+# Opt-in (root): the shim driven through containerd's CRI API as the kubelet drives it
+# (tests/cri/; a private containerd + CRI + CNI node): selective deployment, instance
+# memory, ContainerStats on this node's cgroup version, a Service call between pods that
+# the node's shim.toml allows, refused apps' reasons in the CRI error, readiness. The
+# shim's unit tests run first.
+setup-cri:
+	@bash scripts/setup.sh --cri
+
+test-cri: build setup-cri build-shim
+	@$(ENV) && $(SHIM_CARGO) test --release --locked
+	@$(ENV) && SPINFER_SHIM=$(HOST_TARGET)/release/containerd-shim-spinfer-v2 .venv-cri/bin/python tests/cri/test_cri.py
 
 up: build
 	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN)
