@@ -49,6 +49,18 @@ pub enum NnSetupError {
     OpenVino { name: String, path: PathBuf, reason: String },
 }
 
+/// Where an app's wasi-nn graphs come from.
+pub enum NnSource {
+    /// No wasi:nn at all, as on stock Spin: a component importing it is refused (the
+    /// composed classify-portable.wasm carries its own provider).
+    None,
+    /// Graphs already loaded.
+    Ready(SharedRegistry),
+    /// Loaded only if a component of the app imports wasi:nn — so a frontend-only
+    /// deployment (selective deployment) loads no model and creates no session.
+    OnDemand(Box<dyn FnOnce() -> anyhow::Result<SharedRegistry> + Send>),
+}
+
 /// Load the ONNX Runtime shared library once per process.
 pub fn init_onnxruntime(lib: &Path) -> Result<(), NnSetupError> {
     if !lib.is_file() {
@@ -139,11 +151,18 @@ impl SharedRegistry {
         cfg: PoolConfig,
         observe: InferenceObserver,
     ) -> Result<Self, NnSetupError> {
-        // One session per model now; each pool grows under load (`SessionPool`).
+        // One session per model now; each pool grows under load (`SessionPool`). The
+        // models load side by side: a pod's start waits for the slowest, not the sum.
+        let pools: Vec<_> = std::thread::scope(|s| {
+            let loading: Vec<_> = models
+                .iter()
+                .map(|(name, path)| s.spawn(move || SessionPool::load(name, path, cfg)))
+                .collect();
+            loading.into_iter().map(|h| h.join().expect("model loading thread")).collect()
+        });
         let mut graphs = HashMap::new();
-        for (name, path) in models {
-            let pool: Box<dyn BackendGraph> =
-                Box::new(PooledGraph::new(SessionPool::load(name, path, cfg)?));
+        for ((name, _), pool) in models.iter().zip(pools) {
+            let pool: Box<dyn BackendGraph> = Box::new(PooledGraph::new(pool?));
             graphs.insert(name.clone(), observed(name, pool.into(), &observe));
         }
         Ok(Self(Arc::new(graphs)))
