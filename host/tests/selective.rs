@@ -35,16 +35,9 @@ fn load(keep: &[&str], overrides: &[(&str, &str)]) -> (App, bool) {
         timeout: Duration::from_secs(5),
         max_instances: 8,
     };
-    let app = App::load_with(
-        &manifest,
-        &overrides,
-        nn,
-        limits,
-        Arc::default(),
-        None,
-        Arc::default(),
-    )
-    .unwrap();
+    let app =
+        App::load_with(&manifest, &overrides, nn, limits, Arc::default(), None, Arc::default())
+            .unwrap();
     let asked = asked.load(Ordering::SeqCst);
     (app, asked)
 }
