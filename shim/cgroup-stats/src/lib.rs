@@ -161,7 +161,11 @@ fn v1(fs: &Fs, dirs: &mounts::V1Dirs) -> io::Result<Stats> {
         }
         None => None,
     };
-    let pids = dirs.pids.as_ref().map(|d| pids(fs, d)).transpose()?;
+    // A root cgroup has no pids.current (as on a node where the process is not confined).
+    let pids = match dirs.pids.as_ref().map(|d| pids(fs, d)) {
+        Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        found => found.and_then(Result::ok),
+    };
     Ok(Stats { version: Version::V1, cpu, memory, pids })
 }
 

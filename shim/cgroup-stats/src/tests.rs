@@ -42,6 +42,7 @@ fn v2_cpu_stat_microseconds_become_nanoseconds() {
     assert_eq!(read_in(&fixture("v2"), 4242).unwrap(), expected(Version::V2));
 }
 
+/// (Its pids cgroup is the hierarchy's root, which has no pids.current.)
 #[test]
 fn older_v1_kernel_and_unlimited_memory() {
     let s = read_in(&fixture("v1"), 4343).unwrap();
