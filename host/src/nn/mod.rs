@@ -151,18 +151,11 @@ impl SharedRegistry {
         cfg: PoolConfig,
         observe: InferenceObserver,
     ) -> Result<Self, NnSetupError> {
-        // One session per model now; each pool grows under load (`SessionPool`). The
-        // models load side by side: a pod's start waits for the slowest, not the sum.
-        let pools: Vec<_> = std::thread::scope(|s| {
-            let loading: Vec<_> = models
-                .iter()
-                .map(|(name, path)| s.spawn(move || SessionPool::load(name, path, cfg)))
-                .collect();
-            loading.into_iter().map(|h| h.join().expect("model loading thread")).collect()
-        });
+        // One session per model now; each pool grows under load (`SessionPool`).
         let mut graphs = HashMap::new();
-        for ((name, _), pool) in models.iter().zip(pools) {
-            let pool: Box<dyn BackendGraph> = Box::new(PooledGraph::new(pool?));
+        for (name, path) in models {
+            let pool: Box<dyn BackendGraph> =
+                Box::new(PooledGraph::new(SessionPool::load(name, path, cfg)?));
             graphs.insert(name.clone(), observed(name, pool.into(), &observe));
         }
         Ok(Self(Arc::new(graphs)))
