@@ -60,7 +60,7 @@ test-containerd: build build-shim lint-shim
 setup-cri:
 	@bash scripts/setup.sh --cri
 
-test-cri: build setup-cri build-shim
+test-cri: build setup-cri build-shim lint-shim
 	@$(ENV) && $(SHIM_CARGO) test --release --locked
 	@$(ENV) && SPINFER_SHIM=$(HOST_TARGET)/release/containerd-shim-spinfer-v2 .venv-cri/bin/python tests/cri/test_cri.py
 

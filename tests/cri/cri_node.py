@@ -12,7 +12,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -26,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from spinfer_proc import stop  # noqa: E402
+from test_containerd import config_head, leave_nothing, shim_pids  # noqa: E402
 
 NS = "k8s.io"  # the CRI plugin's containerd namespace
 HANDLER = "spinfer"
@@ -95,18 +95,9 @@ class Node:
         cfg = os.path.join(tmp, "config.toml")
         cri_p = 'plugins."io.containerd.grpc.v1.cri"'
         with open(cfg, "w") as f:
-            f.write(f'''version = 2
-root = "{tmp}/root"
-state = "{tmp}/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "{self.sock}"
-[ttrpc]
-  address = "{self.sock}.ttrpc"
-[debug]
-  address = "{tmp}/debug.sock"
-[{cri_p}]
+            f.write(config_head(tmp, self.sock, [f"io.containerd.snapshotter.v1.{s}"
+                                                 for s in ("btrfs", "zfs", "devmapper", "aufs")]))
+            f.write(f'''[{cri_p}]
   sandbox_image = "{PAUSE}"
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
@@ -170,8 +161,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         for a in archives:
             run(self.ctr("image", "import", "--no-unpack", a))
 
-    def image_id(self, ref):
-        return self.images.ImageStatus(cri.ImageStatusRequest(image=cri.ImageSpec(image=ref))).image.id
+    def image_id(self, ref, wait=10):
+        """The CRI's id for `ref` ("" if unknown): its image store catches up with an import
+        asynchronously, from containerd's events."""
+        end = time.time() + wait
+        while True:
+            image = self.images.ImageStatus(cri.ImageStatusRequest(image=cri.ImageSpec(image=ref))).image
+            if image.id or time.time() > end:
+                return image.id
+            time.sleep(0.1)
 
     # ---------------------------------------------------------------- pods, as the kubelet
     def run_pod(self, name):
@@ -211,16 +209,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
     # ---------------------------------------------------------------- teardown
     def shim_pids(self):
-        exe = os.path.realpath(os.path.join(self.bin, "containerd-shim-spinfer-v2"))
-        pids = []
-        for p in os.listdir("/proc"):
-            if p.isdigit():
-                try:
-                    if os.readlink(f"/proc/{p}/exe").removesuffix(" (deleted)") == exe:
-                        pids.append(int(p))
-                except OSError:
-                    pass
-        return pids
+        return shim_pids(self.bin)
 
     def close(self):
         try:
@@ -235,11 +224,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         finally:
             self.channel.close()
             stop(self.proc, 20)
-            for pid in self.shim_pids():
-                os.kill(pid, signal.SIGKILL)
-            mounts = [l.split()[1] for l in open("/proc/mounts") if l.split()[1].startswith(self.tmp)]
-            for m in sorted(mounts, key=len, reverse=True):
-                subprocess.run(["umount", "-l", m], capture_output=True)
+            leave_nothing(self.bin, self.tmp)
             for hook, chain in self.service_rules:
                 run(["iptables", "-t", "nat", "-D", hook, "-j", chain], check=False)
             for chain in (CHAIN_PRE, CHAIN_POST):
