@@ -67,8 +67,8 @@ pub struct ModelInfo {
     pub default: bool,
     /// NCHW input shape.
     pub input_shape: [u32; 4],
-    /// Number of labels, or `null` when the label file is missing.
-    pub labels: Option<usize>,
+    /// Number of class labels (compiled into classify with the model's spec).
+    pub labels: usize,
 }
 
 /// `GET /classify/healthz` when the default graph loads.

@@ -19,10 +19,6 @@ impl ApiError {
         Self(spinfer_api::ApiError::method_not_allowed(allow))
     }
 
-    pub fn message(&self) -> String {
-        self.0.message().to_owned()
-    }
-
     pub fn into_response(self) -> Response {
         self.0.into_response()
     }

@@ -77,7 +77,7 @@ fn fetch_deadline() -> Duration {
 async fn classify(req: IncomingRequest, query: &str) -> Result<Response, ApiError> {
     let start = Instant::now();
     let content_type = header(&req, "content-type");
-    let body = spinfer_api::read_body(req, MAX_IMAGE_BYTES).await?;
+    let body = spinfer_api::read_body(req, MAX_IMAGE_BYTES)?;
     let mut fetch_ms = None;
     let image = match upload::parse(content_type.as_deref(), body)
         .map_err(|e| ApiError::new(400, e.code, e.message))?
