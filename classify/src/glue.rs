@@ -43,6 +43,15 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// As `/classify/models` reports them.
+    pub fn reported(&self) -> spinfer_api::RequestLimits {
+        spinfer_api::RequestLimits {
+            max_body_bytes: self.max_body_bytes as u64,
+            max_pixels: self.decode.max_pixels,
+            max_header_pixels: self.decode.max_header_pixels,
+        }
+    }
+
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
         Self {

@@ -189,7 +189,8 @@ fn models() -> Response {
             labels: m.labels.len(),
         })
         .collect();
-    json(200, &ModelsResponse { models: list })
+    let limits = Limits::from_env();
+    json(200, &ModelsResponse { models: list, limits: limits.reported() })
 }
 
 fn healthz() -> Result<Response, ApiError> {

@@ -97,6 +97,11 @@ fn models_and_health_routes() {
     let names: Vec<_> = models.iter().map(|m| m["name"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["mobilenetv2", "efficientnet_lite0"]);
     assert_eq!(models[0]["labels"], 1000);
+    // The limits in force, which the page sizes its checks by.
+    let limits = &r.json()["limits"];
+    assert_eq!(limits["max_body_bytes"], 40 * 1024 * 1024, "{}", r.text());
+    assert_eq!(limits["max_pixels"], 40_000_000);
+    assert_eq!(limits["max_header_pixels"], 200_000_000);
     assert_eq!(models[0]["input_shape"], serde_json::json!([1, 3, 224, 224]));
     assert_eq!(models[0]["default"], true);
     let r = h.get("/classify/healthz");
@@ -122,11 +127,13 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
         "unsupported_format",
     );
     assert_still_serving(h);
-    // Over classify's own 10 MiB limit (under the host's 16 MiB): 413 from the component.
-    assert_error(&h.post("/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
+    // Over classify's own 40 MiB limit (under the host's 48 MiB): 413 from the component.
+    let r = h.post("/classify", &vec![0u8; 40 * 1024 * 1024 + 1]);
+    assert_error(&r, 413, "body_too_large");
+    assert!(r.text().contains("over the limit of 41943040 bytes"), "{}", r.text());
     assert_still_serving(h);
-    // Over the host's 16 MiB limit: refused from Content-Length, body never read.
-    let r = h.request("POST", "/classify", &[("content-length", "17000000")], b"");
+    // Over the host's 48 MiB limit: refused from Content-Length, body never read.
+    let r = h.request("POST", "/classify", &[("content-length", "51000000")], b"");
     assert_error(&r, 413, "body_too_large");
     assert!(r.text().contains("host limit"), "{}", r.text());
     assert_still_serving(h);
@@ -149,7 +156,7 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
 
 #[test]
 fn chunked_body_over_the_host_limit_is_413() {
-    let body = vec![7u8; 17 * 1024 * 1024];
+    let body = vec![7u8; 49 * 1024 * 1024];
     let mut chunked = format!("{:x}\r\n", body.len()).into_bytes();
     chunked.extend_from_slice(&body);
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");
@@ -165,7 +172,7 @@ fn chunked_body_over_the_host_limit_is_413() {
 #[test]
 fn an_early_answer_reaches_a_client_that_writes_everything_first() {
     let h = host();
-    let body = vec![0u8; 12 * 1024 * 1024]; // over classify's 10 MiB, under the host's 16
+    let body = vec![0u8; 41 * 1024 * 1024]; // over classify's 40 MiB, under the host's 48
     let mut stream = TcpStream::connect(h.addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let head = format!(

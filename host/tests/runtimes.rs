@@ -77,7 +77,7 @@ fn classify_suite(h: &Host) {
         "unsupported_format",
     );
     assert_still_serving(h);
-    assert_error(&h.post("/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
+    assert_error(&h.post("/classify", &vec![0u8; 40 * 1024 * 1024 + 1]), 413, "body_too_large");
     assert_error(
         &h.post("/classify", &spinfer_testing::images::png_bomb()),
         422,
