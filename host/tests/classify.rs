@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{assert_error, assert_still_serving, cat, check_model_on, repo_root, test_data, Host};
+use common::{
+    assert_error, assert_still_serving, cat, check_model_on, expected, repo_root, test_data, Host,
+};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -30,6 +32,27 @@ fn efficientnet_lite0_matches_reference_top5_for_every_image() {
     check_model("efficientnet_lite0");
 }
 
+/// The int8 model (derived from MobileNetV2 at set-up) gives the fp32 reference's top-1 for
+/// every image, decoded as served and as the reference decodes; its probabilities are its
+/// own (the accuracy guard, `make test-accuracy`, compares it with fp32 over 169 photos).
+#[test]
+fn mobilenetv2_int8_gives_the_reference_top1_for_every_image() {
+    let h = host();
+    for entry in expected("mobilenetv2") {
+        let image = entry["image"].as_str().unwrap();
+        let bytes = std::fs::read(test_data().join(image)).unwrap();
+        for decode in ["fast", "full"] {
+            let r = h.post(&format!("/classify?model=mobilenetv2_int8&decode={decode}"), &bytes);
+            assert_eq!(r.status, 200, "{image}: {}", r.text());
+            let got: spinfer_api::ClassifyResponse = r.parse();
+            assert_eq!(got.model, "mobilenetv2_int8");
+            let want = &entry["top5"][0];
+            assert_eq!(got.predictions[0].index as u64, want["index"], "{image} {decode}");
+            assert_eq!(got.predictions[0].label, want["label"], "{image} {decode}");
+        }
+    }
+}
+
 /// The same component and images through the host's OpenVINO backend (IR derived from
 /// the ONNX files by scripts/make-openvino-ir.sh).
 #[test]
@@ -45,6 +68,9 @@ fn openvino_backend_matches_reference_top5() {
     .unwrap_or_else(|f| panic!("spinfer with OpenVINO did not start:\n{}", f.stderr));
     check_model_on(&h, "mobilenetv2");
     check_model_on(&h, "efficientnet_lite0");
+    let r = h.post("/classify?model=mobilenetv2_int8&top=1", &cat());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["predictions"][0]["index"], 285, "{}", r.text());
 }
 
 #[test]
@@ -95,7 +121,7 @@ fn models_and_health_routes() {
     assert_eq!(r.status, 200);
     let models = r.json()["models"].as_array().unwrap().clone();
     let names: Vec<_> = models.iter().map(|m| m["name"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(names, ["mobilenetv2", "efficientnet_lite0"]);
+    assert_eq!(names, ["mobilenetv2", "efficientnet_lite0", "mobilenetv2_int8"]);
     assert_eq!(models[0]["labels"], 1000);
     // The limits in force, which the page sizes its checks by.
     let limits = &r.json()["limits"];

@@ -61,7 +61,7 @@ fn api_classify_raw_multipart_and_models() {
 
     let r = h.get("/api/models");
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["models"].as_array().unwrap().len(), 2);
+    assert_eq!(r.json()["models"].as_array().unwrap().len(), 3);
     // The limit the page sizes its checks by: classify's, as frontend accepts it too.
     assert_eq!(r.json()["limits"]["max_body_bytes"], 40 * 1024 * 1024, "{}", r.text());
 }

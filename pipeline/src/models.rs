@@ -41,7 +41,7 @@ static EFFICIENTNET_LITE0_LABELS: [&str; IMAGENET_CLASSES] =
     lines(include_str!("../../models/efficientnet_lite0/labels.txt"));
 
 /// Every model the component serves; the first is the default.
-pub static MODELS: [ModelSpec; 2] = [
+pub static MODELS: [ModelSpec; 3] = [
     ModelSpec {
         name: "mobilenetv2",
         input_name: "input",
@@ -57,6 +57,16 @@ pub static MODELS: [ModelSpec; 2] = [
         classes: IMAGENET_CLASSES,
         normalisation: Normalisation::Affine { centre: 127.0, scale: 128.0 },
         labels: &EFFICIENTNET_LITE0_LABELS,
+    },
+    // MobileNetV2 quantised to int8 (QDQ) by scripts/quantize_int8.py at set-up: the same
+    // input, preprocessing and classes as the fp32 model it is derived from.
+    ModelSpec {
+        name: "mobilenetv2_int8",
+        input_name: "input",
+        input_shape: [1, 3, 224, 224],
+        classes: IMAGENET_CLASSES,
+        normalisation: TORCHVISION,
+        labels: &MOBILENETV2_LABELS,
     },
 ];
 
@@ -113,6 +123,6 @@ mod tests {
         }
         assert_eq!(MODELS[0].labels[0], "tench");
         assert_eq!(MODELS[0].labels[999], "toilet tissue");
-        assert_eq!(find_model("efficientnet_lite0").unwrap().labels[285], "Egyptian cat");
+        assert_eq!(find_model("mobilenetv2_int8").unwrap().labels[285], "Egyptian cat");
     }
 }
