@@ -83,6 +83,12 @@ fn top_k_and_default_model() {
     assert_eq!(v["predictions"].as_array().unwrap().len(), 20);
     let r = h.post("/classify", &cat());
     assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 5);
+    // The stages again as Server-Timing, with what the JSON cannot hold (the body read,
+    // the answer's encoding) and the wasi-nn call split up.
+    let timing = r.header("server-timing").expect("a Server-Timing header").to_owned();
+    for stage in ["body", "decode", "preprocess", "inference", "topk", "json", "nn-compute"] {
+        assert!(timing.contains(&format!("{stage};dur=")), "{stage} missing: {timing}");
+    }
 }
 
 #[test]
