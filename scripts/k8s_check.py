@@ -135,6 +135,8 @@ def spinfer_manifest(*args, manifest="spin.portable.toml"):
 
 
 def check_spinapps(objs, f):
+    """The SpinApps and their executors; returns each SpinApp's resolved outbound hosts."""
+    calls = {}
     spin = spin_manifest()
     components = spin.get("component", {})
     app_vars = spin.get("variables", {})
@@ -181,6 +183,8 @@ def check_spinapps(objs, f):
         if error:
             f.add("template", app, f"spinfer cannot resolve the manifest with this SpinApp's variables: {error}")
             app_resolved = {"components": {}}
+        calls[(app["metadata"].get("namespace"), name)] = [
+            h for c in kept for h in app_resolved["components"].get(c, {}).get("allowed_outbound_hosts", [])]
         for c in kept:
             hosts = app_resolved["components"].get(c, {}).get("allowed_outbound_hosts", [])
             for host, resolved in zip(components[c].get("allowed_outbound_hosts", []), hosts):
@@ -200,12 +204,17 @@ def check_spinapps(objs, f):
             path = check["httpGet"]["path"]
             if check.get("initialDelaySeconds", 10) > 2:
                 f.add("probe-delay", app, f"{probe} initialDelaySeconds {check.get('initialDelaySeconds', 10)} (default 10): Wasm pods start in ~1 s, use 1-2")
+            elif probe == "readiness" and check.get("initialDelaySeconds", 10) + check.get("periodSeconds", 10) > 2:
+                f.add("readiness-time", app, f"readiness initialDelaySeconds + periodSeconds = "
+                      f"{check.get('initialDelaySeconds', 10) + check.get('periodSeconds', 10)} s (defaults 10 + 10): a pod "
+                      "that serves ~0.2 s after start (make test-cri) would wait that long to be Ready; use 1 + 1")
             if path == "/.well-known/spin/health":
                 continue
             served, error = spinfer_manifest("routes", path)
             served_by = served.get(path) if served else None
             if served_by not in kept:
                 f.add("probe-route", app, f"{probe} path {path} is served by {served_by!r}, not a component this SpinApp keeps ({kept})")
+    return calls
 
 
 def check_autoscalers(objs, f):
@@ -255,11 +264,76 @@ def check_ingress(objs, f):
                     f.add("ingress-backend", o, f"SpinApp Services listen on port 80, not {svc['port']['number']}")
 
 
+def cpu_request(o):
+    """CPU request (cores) of one pod of a SpinApp or Deployment (its limit if no request)."""
+    if o["kind"] == "SpinApp":
+        res = o["spec"].get("resources", {})
+        return quantity(res.get("requests", {}).get("cpu") or res.get("limits", {}).get("cpu") or 0)
+    total = 0.0
+    for c in o["spec"]["template"]["spec"]["containers"]:
+        res = c.get("resources", {})
+        total += quantity(res.get("requests", {}).get("cpu") or res.get("limits", {}).get("cpu") or 0)
+    return total
+
+
+def check_capacity(objs, f):
+    """Every autoscaler states the CPU it is sized for (annotation spinfer.dev/capacity-cpu),
+    and the app's pods at their maximum counts fit it: pods beyond stay Pending."""
+    key = lambda o: (o["metadata"].get("namespace"), o["metadata"]["name"])
+    scalers = [o for o in objs if o["kind"] in ("HorizontalPodAutoscaler", "ScaledObject")]
+    most = {(o["metadata"].get("namespace"), o["spec"]["scaleTargetRef"]["name"]):
+            o["spec"].get("maxReplicas", o["spec"].get("maxReplicaCount", 100)) for o in scalers}
+    total, parts = 0.0, []
+    for o in objs:
+        if o["kind"] not in ("SpinApp", "Deployment"):
+            continue
+        n = most.get(key(o), o["spec"].get("replicas", 1))
+        total += n * cpu_request(o)
+        parts.append(f"{o['metadata']['name']} {n} × {cpu_request(o) * 1000:.0f}m")
+    for o in scalers:
+        stated = o["metadata"].get("annotations", {}).get("spinfer.dev/capacity-cpu")
+        if stated is None:
+            f.add("node-capacity", o, "state the CPU its maximum is sized for (annotation spinfer.dev/capacity-cpu)")
+        elif total > quantity(stated) + 1e-9:
+            f.add("node-capacity", o, f"at their maximum the pods ask {total * 1000:.0f}m CPU ({', '.join(parts)}), "
+                  f"more than the {stated} stated: the rest would stay Pending")
+
+
+def check_service_calls(objs, calls, f):
+    """A SpinApp on the spinfer shim calling another's Service: the Service exists, and the
+    nodes' shim.toml (ConfigMap spinfer-node-shim-config) allows its private address."""
+    services = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs if o["kind"] in ("Service", "SpinApp")}
+    handler = {o["metadata"]["name"]: o.get("handler") for o in objs if o["kind"] == "RuntimeClass"}
+    executors = {(o["metadata"].get("namespace"), o["metadata"]["name"]):
+                 handler.get(o["spec"].get("deploymentConfig", {}).get("runtimeClassName")) for o in objs
+                 if o["kind"] == "SpinAppExecutor"}
+    node_cfg = next((o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "spinfer-node-shim-config"), None)
+    suffixes = (tomllib.loads(node_cfg["data"]["shim.toml"]).get("outbound", {}).get("allow_private_suffixes", [])
+                if node_cfg else [])
+    for app in (o for o in objs if o["kind"] == "SpinApp"):
+        ns = app["metadata"].get("namespace")
+        if executors.get((ns, app["spec"].get("executor"))) != "spinfer":
+            continue
+        for rule in calls.get((ns, app["metadata"]["name"]), []):
+            host = re.sub(r"^[a-z*]+://", "", rule).split(":")[0].rstrip(".")
+            m = re.match(r"^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?$", host)
+            if not m:
+                continue
+            if (m.group(2), m.group(1)) not in services:
+                f.add("service-call", app, f"calls {host!r}, but there is no Service or SpinApp {m.group(1)!r} in namespace {m.group(2)!r}")
+            elif not any(host.endswith(s.rstrip(".")) and len(host) > len(s.rstrip(".")) for s in suffixes):
+                f.add("service-call", app, f"calls the Service {host!r} on the spinfer shim, which refuses private addresses "
+                      "unless the nodes' shim.toml allows them: add allow_private_suffixes = [\".svc.cluster.local\"] "
+                      "(ConfigMap spinfer-node-shim-config)")
+
+
 def check(directory, schemas):
     objs = render(directory)
     f = Findings()
     check_schemas(objs, schemas, f)
-    check_spinapps(objs, f)
+    calls = check_spinapps(objs, f)
+    check_capacity(objs, f)
+    check_service_calls(objs, calls, f)
     check_autoscalers(objs, f)
     check_ingress(objs, f)
     return objs, f

@@ -14,7 +14,9 @@ containerd-shim-spin reads:
     referring to those layers by digest.
 
 usage: oci_pack.py [-f spin.toml] --name REF -o app.tar [--drop-config-layer]
-(--drop-config-layer makes a broken artifact for the shim's bad-case test.)
+(--drop-config-layer makes a broken artifact for the shim's bad-case tests, with an image
+config of its own, so containerd's CRI, which keys images by config digest, never takes it
+for the good image.)
 
 --containerd16-rootfs: containerd 1.6 (Debian 12's, which the opt-in test runs) unpacks an
 image by pairing *every* manifest layer with a rootfs diff id, so a Wasm artifact (no tar
@@ -147,10 +149,14 @@ def pack(manifest_path: str, drop_config: bool, containerd16: bool) -> tuple[Blo
     locked_digest, _ = blobs.add(locked_json)
     if not drop_config:
         layer(locked_json, LOCKED)
+    # The broken artifact gets a config of its own: containerd's CRI keys images by config
+    # digest, so one that shared the good image's config would run the good image.
+    labels = ({"dev.spinfer.broken-artifact": "no Spin application config layer"} if drop_config
+              else {"com.fermyon.spin.lockedAppDigest": locked_digest})
     config = {
         "architecture": "wasm",
         "os": "wasip1",
-        "config": {"Labels": {"com.fermyon.spin.lockedAppDigest": locked_digest}},
+        "config": {"Labels": labels},
         "rootfs": {"type": "layers",
                    "diff_ids": [EMPTY_TAR_DIFF_ID] if containerd16 else []},
     }

@@ -12,6 +12,7 @@
 # project-local Python venv (.venv) with ONNX Runtime (its libonnxruntime.so is what the
 # native host dlopens), the wasmtime CLI (Wizer) and the test/tooling packages.
 # `--load` also installs the load generators (hey, oha) for `make load`.
+# `--cri` adds what `make test-cri` needs (below).
 # `--containerd` also installs Debian's containerd and runc for `make test-containerd`, and
 # protoc (protobuf-compiler) and libseccomp-dev, which the shim's build needs (containerd-client's
 # build script; youki's libcontainer links libseccomp).
@@ -182,8 +183,25 @@ fi
 # ------------------------------------------------------------------ containerd
 # Only for `make test-containerd` (scripts/setup.sh --containerd): the shim's end-to-end
 # test starts its own containerd on a private socket (the package's service is not used).
-if [[ " $* " == *" --containerd "* ]]; then
+if [[ " $* " == *" --containerd "* || " $* " == *" --cri "* ]]; then
   apt_install containerd runc protobuf-compiler libseccomp-dev
+fi
+# `make test-cri` (scripts/setup.sh --cri): containerd's CRI plugin with Debian's CNI
+# plugins, iptables (a Service address as kube-proxy makes one) and gcc (the pause image
+# is built from tests/cri/pause.c); the CRI v1 client in a venv of its own, since its
+# protobuf pin differs from the project venv's.
+if [[ " $* " == *" --cri "* ]]; then
+  apt_install containernetworking-plugins iptables iproute2 gcc libc6-dev
+  CRI_VENV="$ROOT/.venv-cri"
+  if [[ ! -x "$CRI_VENV/bin/python" ]]; then timed "python venv (.venv-cri)" python3 -m venv "$CRI_VENV"; fi
+  cri_reqs=$(grep -v '^#' "$ROOT/scripts/requirements-cri.txt" | sed '/^$/d')
+  cri_frozen=$("$CRI_VENV/bin/python" -m pip freeze --disable-pip-version-check 2>/dev/null)
+  if [[ -z "$(grep -vxF -f <(echo "$cri_frozen") <(echo "$cri_reqs") || true)" ]]; then
+    log "CRI client present: $(tr '\n' ' ' <<<"$cri_reqs")"
+  else
+    timed "pip install (CRI client)" "$CRI_VENV/bin/python" -m pip install --quiet \
+      --disable-pip-version-check -r "$ROOT/scripts/requirements-cri.txt"
+  fi
 fi
 
 # ------------------------------------------------------------------ fuzzing

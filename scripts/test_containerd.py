@@ -92,17 +92,7 @@ class Containerd:
         shutil.copy(SHIM, os.path.join(self.bin, "containerd-shim-spinfer-v2"))
         cfg = os.path.join(tmp, "config.toml")
         with open(cfg, "w") as f:
-            f.write(f'''version = 2
-root = "{tmp}/root"
-state = "{tmp}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "{self.sock}"
-[ttrpc]
-  address = "{self.sock}.ttrpc"
-[debug]
-  address = "{tmp}/debug.sock"
-''')
+            f.write(config_head(tmp, self.sock, ["io.containerd.grpc.v1.cri"]))
         env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}", "SPINFER_SHIM_NODE_DIR": node_dir,
                "RUST_LOG": "warn"}
         self.log = open(os.path.join(tmp, "containerd.log"), "w")
@@ -118,17 +108,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         return ["ctr", "-a", self.sock, "-n", NS, *args]
 
     def shim_pids(self):
-        """Processes running this test's shim binary (shims and their container processes)."""
-        exe = os.path.realpath(os.path.join(self.bin, "containerd-shim-spinfer-v2"))
-        pids = []
-        for p in os.listdir("/proc"):
-            if p.isdigit():
-                try:
-                    if os.readlink(f"/proc/{p}/exe").removesuffix(" (deleted)") == exe:
-                        pids.append(int(p))
-                except OSError:
-                    pass
-        return pids
+        return shim_pids(self.bin)
 
     def remove(self, cid):
         run(self.ctr("task", "kill", "-s", "SIGKILL", cid), check_rc=False)
@@ -141,13 +121,64 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                 self.remove(cid)
         finally:
             stop(self.proc, 20)
-            for pid in self.shim_pids():
-                os.kill(pid, signal.SIGKILL)
-            # Any mount left under the private root (rootfs overlays, shm) goes too.
-            mounts = [l.split()[1] for l in open("/proc/mounts") if l.split()[1].startswith(self.tmp)]
-            for m in sorted(mounts, key=len, reverse=True):
-                subprocess.run(["umount", "-l", m], capture_output=True)
+            leave_nothing(self.bin, self.tmp)
             self.log.close()
+
+
+def config_head(tmp, sock, disabled_plugins):
+    """The start of a private containerd's config: root, state and sockets under `tmp`."""
+    return f'''version = 2
+root = "{tmp}/root"
+state = "{tmp}/state"
+disabled_plugins = {json.dumps(disabled_plugins)}
+[grpc]
+  address = "{sock}"
+[ttrpc]
+  address = "{sock}.ttrpc"
+[debug]
+  address = "{tmp}/debug.sock"
+'''
+
+
+def shim_pids(bin_dir):
+    """Processes running the shim copied into `bin_dir` (shims and their container processes)."""
+    exe = os.path.realpath(os.path.join(bin_dir, "containerd-shim-spinfer-v2"))
+    pids = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if os.readlink(f"/proc/{p}/exe").removesuffix(" (deleted)") == exe:
+                    pids.append(int(p))
+            except OSError:
+                pass
+    return pids
+
+
+def leave_nothing(bin_dir, tmp):
+    """After containerd stops: kill what is left of the shim, unmount what is left under `tmp`
+    (rootfs overlays, shm)."""
+    for pid in shim_pids(bin_dir):
+        os.kill(pid, signal.SIGKILL)
+    mounts = [l.split()[1] for l in open("/proc/mounts") if l.split()[1].startswith(tmp)]
+    for m in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+def finish(tmp, figures, failures, name):
+    """Remove `tmp` (unless KEEP_TMP), write the figures to $OUT (default
+    tests-output/NAME.json), print them, and fail when a check failed."""
+    if os.environ.get("KEEP_TMP"):
+        print(f"test_{name}: kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = os.environ.get("OUT", os.path.join(ROOT, "tests-output", f"{name}.json"))
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    figures["failures"] = failures
+    json.dump(figures, open(out, "w"), indent=1)
+    print(json.dumps({k: v for k, v in figures.items() if k != "refusals"}, indent=1))
+    if failures:
+        raise SystemExit(f"test_{name}: {len(failures)} check(s) failed")
+    print(f"test_{name}: all checks passed")
 
 
 def pack(manifest, name, out, *extra):
@@ -380,18 +411,7 @@ def main():
     finally:
         if ctd:
             ctd.close()
-        if os.environ.get("KEEP_TMP"):
-            print(f"test_containerd: kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    out = os.environ.get("OUT", os.path.join(ROOT, "tests-output", "containerd.json"))
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    figures["failures"] = failures
-    json.dump(figures, open(out, "w"), indent=1)
-    print(json.dumps(figures, indent=1))
-    if failures:
-        raise SystemExit(f"test_containerd: {len(failures)} check(s) failed")
-    print("test_containerd: all checks passed")
+    finish(tmp, figures, failures, "containerd")
 
 
 if __name__ == "__main__":

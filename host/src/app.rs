@@ -8,7 +8,7 @@ use crate::engine::{self, compile_cached, wt, InstanceLimits};
 use crate::instance::{ComponentPre, Instances, InvokeError, RequestState};
 use crate::manifest::{Component as ManifestComponent, Manifest, Mount};
 use crate::metrics::Metrics;
-use crate::nn::SharedRegistry;
+use crate::nn::{NnSource, SharedRegistry};
 use crate::outbound::{self, AddressPolicy, Caller, HostRule};
 use crate::response::{Body, Response};
 use crate::routes::Router;
@@ -16,7 +16,7 @@ use anyhow::{bail, Context as _};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
@@ -30,9 +30,7 @@ pub struct App {
 
 impl App {
     /// Compile every component of `manifest`, resolve variables and allowed hosts.
-    /// `nn`: the wasi-nn graphs, or `None` for no wasi:nn at all, as on stock Spin (a
-    /// component importing it is refused; the composed classify-portable.wasm carries its
-    /// own provider).
+    /// `nn`: the wasi-nn graphs, or `None` for no wasi:nn at all (see [`NnSource::None`](crate::nn::NnSource::None)).
     pub fn load(
         manifest: &Manifest,
         overrides: &BTreeMap<String, String>,
@@ -42,16 +40,45 @@ impl App {
         cache_dir: Option<&Path>,
         egress: Arc<AddressPolicy>,
     ) -> anyhow::Result<Self> {
+        let nn = nn.map_or(NnSource::None, NnSource::Ready);
+        Self::load_with(manifest, overrides, nn, limits, metrics, cache_dir, egress)
+    }
+
+    /// [`App::load`] with graphs from `nn`, which may be loaded only when needed.
+    pub fn load_with(
+        manifest: &Manifest,
+        overrides: &BTreeMap<String, String>,
+        nn: NnSource,
+        limits: InstanceLimits,
+        metrics: Arc<Metrics>,
+        cache_dir: Option<&Path>,
+        egress: Arc<AddressPolicy>,
+    ) -> anyhow::Result<Self> {
         let engine = engine::engine(&limits)?;
+        let app_vars = resolve_app_variables(manifest, overrides)?;
+        let mut compiled = Vec::new();
+        for c in manifest.components.values() {
+            let component = compile_component(&engine, c, cache_dir)
+                .with_context(|| format!("component {:?}", c.id))?;
+            compiled.push((c, component));
+        }
+        let wants_nn = compiled.iter().any(|(_, comp)| imports_wasi_nn(&engine, comp));
+        let nn = match nn {
+            NnSource::None => None,
+            NnSource::Ready(r) => Some(r),
+            NnSource::OnDemand(load) if wants_nn => Some(load()?),
+            NnSource::OnDemand(_) => {
+                tracing::info!("no component imports wasi:nn: no model loaded");
+                None
+            }
+        };
         let nn_linked = nn.is_some();
         let linker = RequestState::linker(&engine, nn_linked)?;
-        let app_vars = resolve_app_variables(manifest, overrides)?;
         let staging = staging_dir()?;
         let mut components = HashMap::new();
-        for c in manifest.components.values() {
-            let loaded =
-                load_component(&engine, &linker, c, &app_vars, &staging, cache_dir, nn_linked)
-                    .with_context(|| format!("component {:?}", c.id))?;
+        for (c, component) in compiled {
+            let loaded = link_component(&linker, c, component, &app_vars, &staging, nn_linked)
+                .with_context(|| format!("component {:?}", c.id))?;
             components.insert(c.id.clone(), loaded);
         }
         let router =
@@ -142,26 +169,38 @@ pub fn resolve_component(
     Ok((variables, allowed_hosts))
 }
 
-fn load_component(
+/// Read, compose (`[component.X.dependencies]`, as Spin does at load time) and compile.
+fn compile_component(
     engine: &Engine,
-    linker: &Linker<RequestState>,
     c: &ManifestComponent,
-    app_vars: &BTreeMap<String, String>,
-    staging: &Path,
     cache_dir: Option<&Path>,
-    nn_linked: bool,
-) -> anyhow::Result<ComponentPre> {
+) -> anyhow::Result<Component> {
     let bytes = std::fs::read(&c.source).with_context(|| {
         format!("cannot read component source {} (build it first: make build)", c.source.display())
     })?;
-    // `[component.X.dependencies]`: composed in here, as Spin does at load time.
     let bytes = if c.dependencies.is_empty() {
         bytes
     } else {
         compose::compose_cached(&bytes, &c.dependencies, cache_dir)
             .context("composing [component.X.dependencies]")?
     };
-    let component = compile_cached(engine, &bytes, cache_dir)?;
+    compile_cached(engine, &bytes, cache_dir)
+}
+
+/// Does `component` itself import a `wasi:nn` interface (a composed provider inside it
+/// does not count)?
+fn imports_wasi_nn(engine: &Engine, component: &Component) -> bool {
+    component.component_type().imports(engine).any(|(name, _)| name.starts_with("wasi:nn/"))
+}
+
+fn link_component(
+    linker: &Linker<RequestState>,
+    c: &ManifestComponent,
+    component: Component,
+    app_vars: &BTreeMap<String, String>,
+    staging: &Path,
+    nn_linked: bool,
+) -> anyhow::Result<ComponentPre> {
     let linked = linker.instantiate_pre(&component).map_err(|e| {
         let e = wt(e);
         let hint = if !nn_linked && format!("{e:#}").contains("wasi:nn") {

@@ -7,6 +7,7 @@
 //! /opt/spinfer/libonnxruntime.so     ONNX Runtime (a file, or a link within the directory)
 //! /opt/spinfer/models/…              the models the config names
 //! /opt/spinfer/precompiled/          compiled components, written by the shim (optional)
+//! /opt/spinfer/shim.toml             the operator's outbound allowances (optional, egress.rs)
 //! ```
 //!
 //! A container process runs inside the image's root, which holds none of this (a Spin
@@ -121,6 +122,16 @@ impl NodeFiles {
             }
         }
         Ok(rc)
+    }
+
+    /// The directory as the container process reaches it.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory as the node names it.
+    pub fn host_dir(&self) -> &Path {
+        &self.host_dir
     }
 
     pub fn ort_lib(&self) -> PathBuf {

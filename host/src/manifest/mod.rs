@@ -6,9 +6,11 @@
 //! named; TOML syntax errors carry the line and column from the `toml` crate.
 
 mod raw;
+mod retain;
 
 pub use raw::RawVariable;
 use raw::{resolve_files, RawManifest};
+pub use retain::RetainError;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};

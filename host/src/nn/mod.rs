@@ -49,6 +49,18 @@ pub enum NnSetupError {
     OpenVino { name: String, path: PathBuf, reason: String },
 }
 
+/// Where an app's wasi-nn graphs come from.
+pub enum NnSource {
+    /// No wasi:nn at all, as on stock Spin: a component importing it is refused (the
+    /// composed classify-portable.wasm carries its own provider).
+    None,
+    /// Graphs already loaded.
+    Ready(SharedRegistry),
+    /// Loaded only if a component of the app imports wasi:nn — so a frontend-only
+    /// deployment (selective deployment) loads no model and creates no session.
+    OnDemand(Box<dyn FnOnce() -> anyhow::Result<SharedRegistry> + Send>),
+}
+
 /// Load the ONNX Runtime shared library once per process.
 pub fn init_onnxruntime(lib: &Path) -> Result<(), NnSetupError> {
     if !lib.is_file() {

@@ -1,8 +1,11 @@
-//! Which IP addresses an outgoing connection may reach, and the operator's two ways of
-//! bending that: hosts allowed to be private by name (`--allow-private-host`) and fixed
-//! name → address answers (`--resolve`, as curl's). The check is on resolved addresses,
-//! so no spelling of a host (decimal, hex, short dotted, IPv4-mapped IPv6) slips past it.
+//! Which IP addresses an outgoing connection may reach, and the operator's ways of
+//! bending that: hosts allowed to be private by name (`--allow-private-host`), fixed
+//! name → address answers (`--resolve`, as curl's), and private ranges or DNS suffixes a
+//! cluster's Services live in ([`PrivateAllowances`], set by the shim's node config). The
+//! check is on resolved addresses, so no spelling of a host (decimal, hex, short dotted,
+//! IPv4-mapped IPv6) slips past it.
 
+use super::allowances::PrivateAllowances;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -15,6 +18,8 @@ pub struct AddressPolicy {
     allow_private: Vec<(String, Option<u16>)>,
     /// `(host, port)` → addresses, used instead of DNS.
     resolve: HashMap<(String, u16), Vec<IpAddr>>,
+    /// Private ranges and DNS suffixes the cluster's operator allows.
+    private: PrivateAllowances,
 }
 
 impl AddressPolicy {
@@ -42,6 +47,17 @@ impl AddressPolicy {
     pub fn allows_private(&self, host: &str, port: u16) -> bool {
         let host = host.to_ascii_lowercase();
         self.allow_private.iter().any(|(h, p)| *h == host && p.is_none_or(|p| p == port))
+    }
+
+    /// The same policy, also allowing the private destinations in `allowances`.
+    pub fn with_private_allowances(mut self, allowances: PrivateAllowances) -> Self {
+        self.private = allowances;
+        self
+    }
+
+    /// May a connection for `host:port` (as written in the URL) go to `ip`?
+    pub fn permits(&self, host: &str, port: u16, ip: IpAddr) -> bool {
+        !is_forbidden(ip) || self.allows_private(host, port) || self.private.allows(host, ip)
     }
 
     /// The `--resolve` answer for `host:port`, if any.
@@ -118,5 +134,19 @@ mod tests {
         assert!(p.fixed("images.test", 80).is_none());
         assert!(AddressPolicy::new(&[], &["nohost".into()]).is_err());
         assert!(AddressPolicy::new(&["a:b".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn operator_allowances_open_only_what_they_name() {
+        let svc = "10.96.77.10".parse::<IpAddr>().unwrap();
+        let none = AddressPolicy::new(&[], &[]).unwrap();
+        assert!(!none.permits("10.96.77.10", 80, svc), "private is refused by default");
+        assert!(none.permits("example.com", 80, "93.184.215.14".parse().unwrap()));
+        let cluster = none.clone().with_private_allowances(
+            PrivateAllowances::new(&["10.96.0.0/12".into()], &[], vec![]).unwrap(),
+        );
+        assert!(cluster.permits("10.96.77.10", 80, svc));
+        assert!(!cluster.permits("x", 80, "169.254.169.254".parse().unwrap()));
+        assert!(!cluster.permits("x", 80, "192.168.1.1".parse().unwrap()));
     }
 }

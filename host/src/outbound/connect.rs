@@ -6,7 +6,7 @@
 //! TLS verifies the certificate against the name in the URL, as wasmtime-wasi-http does;
 //! the request's connect, first-byte and between-bytes timeouts apply as there.
 
-use super::address::{is_forbidden, AddressPolicy};
+use super::address::AddressPolicy;
 use http_body_util::BodyExt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -40,11 +40,9 @@ pub async fn send(
     let addrs = tokio::time::timeout(connect_timeout, resolve(&policy, &host, port))
         .await
         .map_err(|_| Error::ConnectionTimeout)??;
-    if !policy.allows_private(&host, port) {
-        if let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
-            tracing::warn!(%host, port, address = %bad.ip(), "outbound connection refused: forbidden address");
-            return Err(Error::DestinationIpProhibited);
-        }
+    if let Some(bad) = addrs.iter().find(|a| !policy.permits(&host, port, a.ip())) {
+        tracing::warn!(%host, port, address = %bad.ip(), "outbound connection refused: forbidden address");
+        return Err(Error::DestinationIpProhibited);
     }
     let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(&addrs[..]))
         .await
