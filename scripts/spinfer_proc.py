@@ -31,13 +31,14 @@ def stop(proc, grace):
 class Spinfer:
     """`with Spinfer("-f", "spin.toml") as s:` → s.addr is "127.0.0.1:PORT"."""
 
-    def __init__(self, *args, timeout=120):
+    def __init__(self, *args, timeout=120, env=None):
         self.args, self.timeout, self.addr, self.proc, self.lines = args, timeout, None, None, []
+        self.env = env or {}
 
     def __enter__(self):
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn"), **self.env}
         self.proc = subprocess.Popen([SPINFER, "up", "--listen", "127.0.0.1:0", *self.args], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         return self._await("spinfer")
 
     def _await(self, what):

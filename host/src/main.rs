@@ -68,7 +68,8 @@ struct UpArgs {
     /// Address to serve the app on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// Address for the admin listener (`/metrics`); off when not given.
+    /// Address for the admin listener (`/metrics`); off when not given (`make up` gives
+    /// 127.0.0.1:9464).
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
     /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the
@@ -198,7 +199,10 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     );
     engine::spawn_epoch_ticker(app.engine());
 
-    let server = server::Server::new(
+    // Traces when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, as Spin does.
+    let tracing =
+        spinfer::telemetry::Tracing::from_env(&std::env::vars().collect(), metrics.clone())?;
+    let server = server::Server::with_tracing(
         app,
         server::ServerLimits {
             max_concurrency,
@@ -207,13 +211,11 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
             max_body_bytes: args.max_body_bytes,
             body_timeout: Duration::from_millis(args.timeout_ms),
         },
+        tracing,
     );
     if let Some(addr) = args.admin_listen {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding admin listener {addr}"))?;
-        tracing::info!(%addr, "admin listener (/metrics)");
-        tokio::spawn(admin::serve(listener, metrics));
+        let local = admin::start(addr, metrics).await?;
+        println!("Metrics http://{local}/metrics");
     }
     let listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
@@ -228,7 +230,9 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
         max_connections: args.max_connections.max(1),
     };
-    server::serve(listener, server, limits).await
+    server::serve(listener, server.clone(), limits).await?;
+    server.flush_telemetry();
+    Ok(())
 }
 
 /// The wasi-nn graphs of the chosen backend, or `None` when wasi:nn is not linked at all.

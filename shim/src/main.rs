@@ -21,7 +21,7 @@ use anyhow::{bail, Context as _};
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, Source, WasmLayer};
 use containerd_shim_wasm::sandbox::Sandbox;
 use containerd_shim_wasm::shim::{Cli as _, Config, Shim, Version};
-use spinfer::{app, config, connections, engine, locked, metrics, nn, outbound, server};
+use spinfer::{admin, app, config, connections, engine, locked, metrics, nn, outbound, server, telemetry};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,6 +63,8 @@ struct Prepared {
     app: app::App,
     listen: SocketAddr,
     cores: usize,
+    /// The container's environment: the admin address and the OTEL_* variables.
+    envs: BTreeMap<String, String>,
 }
 
 impl Sandbox for SpinferSandbox {
@@ -169,7 +171,7 @@ fn prepare(ctx: &impl RuntimeContext) -> anyhow::Result<Prepared> {
         ms = started.elapsed().as_millis() as u64,
         "app ready"
     );
-    Ok(Prepared { app, listen, cores })
+    Ok(Prepared { app, listen, cores, envs })
 }
 
 /// The bytes of the layer with `digest`.
@@ -207,7 +209,11 @@ fn load_models(
 async fn serve(p: Prepared) -> anyhow::Result<()> {
     engine::spawn_epoch_ticker(p.app.engine());
     let max_concurrency = 2 * p.cores;
-    let server = server::Server::new(
+    // /metrics on SPINFER_ADMIN_LISTEN (default 0.0.0.0:9464), traces as OTEL_* ask.
+    let metrics = p.app.metrics().clone();
+    admin::start_from_env(&p.envs, metrics.clone()).await?;
+    let tracing = telemetry::Tracing::from_env(&p.envs, metrics)?;
+    let server = server::Server::with_tracing(
         p.app,
         server::ServerLimits {
             max_concurrency,
@@ -216,6 +222,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             max_body_bytes: 16 * 1024 * 1024,
             body_timeout: Duration::from_secs(30),
         },
+        tracing,
     );
     let listener = tokio::net::TcpListener::bind(p.listen)
         .await
@@ -226,7 +233,9 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(60),
         max_connections: 1024,
     };
-    server::serve(listener, server, limits).await
+    server::serve(listener, server.clone(), limits).await?;
+    server.flush_telemetry();
+    Ok(())
 }
 
 fn env_map(envs: &[String]) -> BTreeMap<String, String> {

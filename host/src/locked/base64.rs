@@ -41,7 +41,7 @@ mod tests {
     use super::decode_base64;
 
     #[test]
-    fn base64_round_trips()     {
+    fn base64_round_trips() {
         assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
         assert_eq!(decode_base64("").unwrap(), b"");
