@@ -20,7 +20,8 @@ sys.path.insert(0, HERE)
 from otlp import Receiver, metrics_addr, request, scrape, total  # noqa: E402
 from spinfer_proc import ROOT, Spinfer  # noqa: E402
 
-IMAGE = open(os.path.join(ROOT, "tests", "data", "images", "grace_hopper.jpg"), "rb").read()
+with open(os.path.join(ROOT, "tests", "data", "images", "grace_hopper.jpg"), "rb") as _f:
+    IMAGE = _f.read()
 
 
 def main():

@@ -80,7 +80,7 @@ def request(addr, method, path, body=b"", headers=None, timeout=60):
     try:
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
-        return r.status, dict(r.getheaders()), r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
         c.close()
 
@@ -91,7 +91,7 @@ def scrape(metrics_addr):
     from prometheus_client.openmetrics.parser import text_string_to_metric_families
     status, headers, body = request(metrics_addr, "GET", "/metrics")
     assert status == 200, status
-    assert headers.get("Content-Type", "").startswith("application/openmetrics-text"), headers
+    assert headers.get("content-type", "").startswith("application/openmetrics-text"), headers
     out = {}
     for family in text_string_to_metric_families(body.decode()):
         for s in family.samples:

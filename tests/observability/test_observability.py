@@ -29,7 +29,8 @@ from otlp import (Receiver, attr, load, metrics_addr, proc_cpu_seconds, request,
                   scrape, total)
 from spinfer_proc import ROOT, Spinfer  # noqa: E402
 
-IMAGE = open(os.path.join(ROOT, "tests", "data", "images", "grace_hopper.jpg"), "rb").read()
+with open(os.path.join(ROOT, "tests", "data", "images", "grace_hopper.jpg"), "rb") as _f:
+    IMAGE = _f.read()
 ADMIN = ("--admin-listen", "127.0.0.1:0")
 JSON_LOG = ("--log-format", "json")
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -103,7 +104,7 @@ class CpuMetering(unittest.TestCase):
     """The host's per-request CPU against /proc: within 10 % per load, and classify's
     share per request the same directly and chained."""
 
-    N = 40
+    N = 80
 
     def phase(self, s, maddr, path, component):
         before_m = settle(maddr, component, 0)
