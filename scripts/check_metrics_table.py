@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """docs/observability.md's metrics table against the code: every series the host registers
-(`r.add("name", …, self.field…)` in host/src/metrics/mod.rs) must be a row of the table with
+(`r.add("name", …, self.field…)` in host/src/metrics/names.rs) must be a row of the table with
 the same type and labels, and every row must be registered. Types come from the field's
 declaration in `struct Metrics` (Counter, Gauge, Histogram), labels from the label struct it
 is a `Family` of (host/src/metrics/labels.rs). Reads the sources (no build needed); part of
@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ROOT / "host/src/metrics/mod.rs"
+NAMES = ROOT / "host/src/metrics/names.rs"
 LABELS = ROOT / "host/src/metrics/labels.rs"
 DOC = ROOT / "docs/observability.md"
 
@@ -35,7 +36,7 @@ def code_series():
         labels = structs[family.group(1)] if family else ()
         fields[field] = (kind, labels)
     series = {}
-    for name, field in re.findall(r'r\.add\(\s*"(spinfer_\w+)",.*?self\.(\w+)\.clone\(\)', text, re.S):
+    for name, field in re.findall(r'r\.add\(\s*"(spinfer_\w+)",.*?self\.(\w+)\.clone\(\)', NAMES.read_text(), re.S):
         series[name] = fields[field]
     return series
 

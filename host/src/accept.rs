@@ -1,7 +1,7 @@
 //! The accept loop of the app listener: HTTP/1.1 keep-alive connections under the
 //! connection limits ([`crate::connections`]: a cap answered 503 + close, the header and
 //! idle timeouts; every close counted in `/metrics` by reason), and the drain on
-//! SIGINT/SIGTERM (30 s at most).
+//! SIGINT/SIGTERM (30 s at most), after which queued spans are sent.
 
 use crate::connections::{Activity, ConnectionLimits, Tracked};
 use crate::metrics::ConnectionClose;
@@ -77,6 +77,7 @@ pub async fn serve(
         Ok(()) => tracing::info!("drained; bye"),
         Err(_) => tracing::warn!("drain timed out after 30 s; exiting"),
     }
+    server.flush_telemetry();
     Ok(())
 }
 

@@ -68,8 +68,7 @@ struct UpArgs {
     /// Address to serve the app on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// Address for the admin listener (`/metrics`); off when not given (`make up` gives
-    /// 127.0.0.1:9464).
+    /// Address for the admin listener (`/metrics`); off when not given (`make up`: :9464).
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
     /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the
@@ -199,7 +198,6 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     );
     engine::spawn_epoch_ticker(app.engine());
 
-    // Traces when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, as Spin does.
     let tracing =
         spinfer::telemetry::Tracing::from_env(&std::env::vars().collect(), metrics.clone())?;
     let server = server::Server::with_tracing(
@@ -230,9 +228,7 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
         max_connections: args.max_connections.max(1),
     };
-    server::serve(listener, server.clone(), limits).await?;
-    server.flush_telemetry();
-    Ok(())
+    server::serve(listener, server, limits).await
 }
 
 /// The wasi-nn graphs of the chosen backend, or `None` when wasi:nn is not linked at all.

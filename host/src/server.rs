@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::metrics::Metrics;
 use crate::outbound::{Dispatch, DispatchFuture};
 use crate::response::{full, json_error, overloaded, Body, Response};
+use crate::telemetry::cpu::Metered;
 use crate::telemetry::{
     body::counted, trace::parse_traceparent, RequestRecord, Telemetry, Tracing,
 };
@@ -61,7 +62,7 @@ impl Server {
         self.app.metrics()
     }
 
-    /// Spans not yet exported are sent (at exit).
+    /// Spans not yet exported are sent (at exit: [`serve`] does it after the drain).
     pub fn flush_telemetry(&self) {
         if let Some(t) = &self.telemetry.tracing {
             t.shutdown();
@@ -81,7 +82,8 @@ impl Server {
             req.uri().path(),
             traceparent,
         );
-        let (component, response) = self.route(req, &record).await;
+        let routed = Metered::new(self.route(req, &record), record.host_account(None));
+        let (component, response) = routed.await;
         let status = response.status().as_u16();
         let name = component.as_deref().unwrap_or("-");
         self.metrics().request_done(name, status, start.elapsed().as_secs_f64());
@@ -192,7 +194,9 @@ impl Server {
         let invocation = record.invocation(component, depth, parent, self.me.clone());
         let caller = invocation.caller();
         req.extensions_mut().insert(invocation.clone());
-        let response = match self.app.invoke(component, req, caller).await {
+        // Setting the instance up (store, WASI context) is charged to it as well.
+        let invoked = Metered::new(self.app.invoke(component, req, caller), invocation.account());
+        let response = match invoked.await {
             Ok(response) => response,
             Err(e) => {
                 tracing::warn!(component, depth, error = %e, "request failed");
@@ -210,19 +214,22 @@ impl Server {
         let record = RequestRecord::of_chained(&self.telemetry, &req);
         let bytes = http_body::Body::size_hint(req.body()).exact().unwrap_or(0);
         record.request_bytes(&component, bytes);
-        let response = match self.admission.admit(depth, self.metrics()).await {
-            Admitted::Yes(_permit) => {
-                record.queue_wait(&component, start.elapsed());
-                self.metrics().in_flight_delta(1);
-                let response = self.invoke(&component, req, depth, &record).await;
-                self.metrics().in_flight_delta(-1);
-                response
-            }
-            Admitted::Busy(why) => {
-                self.metrics().rejected(&component, why);
-                overloaded(admission::why(why))
+        let work = async {
+            match self.admission.admit(depth, self.metrics()).await {
+                Admitted::Yes(_permit) => {
+                    record.queue_wait(&component, start.elapsed());
+                    self.metrics().in_flight_delta(1);
+                    let response = self.invoke(&component, req, depth, &record).await;
+                    self.metrics().in_flight_delta(-1);
+                    response
+                }
+                Admitted::Busy(why) => {
+                    self.metrics().rejected(&component, why);
+                    overloaded(admission::why(why))
+                }
             }
         };
+        let response = Metered::new(work, record.host_account(Some(&component))).await;
         let status = response.status().as_u16();
         let seconds = start.elapsed().as_secs_f64();
         self.metrics().request_done(&component, status, seconds);

@@ -233,9 +233,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
         idle_timeout: Duration::from_secs(60),
         max_connections: 1024,
     };
-    server::serve(listener, server.clone(), limits).await?;
-    server.flush_telemetry();
-    Ok(())
+    server::serve(listener, server, limits).await
 }
 
 fn env_map(envs: &[String]) -> BTreeMap<String, String> {

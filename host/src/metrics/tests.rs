@@ -25,6 +25,7 @@ fn renders_every_family_under_its_documented_name() {
         in_component: 0.02,
         guest_cpu: 0.004,
         nn_cpu: 0.012,
+        host_cpu: 0.0,
         nn_compute: 0.013,
         request_bytes: 1000,
         response_bytes: 300,

@@ -7,14 +7,15 @@
 
 use super::chain::ChainedFrom;
 use super::cpu::Account;
+use super::invocation::{InvShared, Invocation};
 use super::trace::{parse_traceparent, Tracing};
 use crate::metrics::{Metrics, Usage};
-use crate::outbound::{Caller, Dispatch};
+use crate::outbound::Dispatch;
 use opentelemetry::trace::{Span as _, SpanContext, SpanKind};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::Span;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,28 +27,30 @@ pub struct Telemetry {
 
 /// A handle on one client request's record (cheap to clone).
 #[derive(Clone)]
-pub struct RequestRecord(Arc<Shared>);
+pub struct RequestRecord(pub(super) Arc<Shared>);
 
-struct Shared {
+pub(super) struct Shared {
     telemetry: Arc<Telemetry>,
     method: String,
     path: String,
     /// The trace this request belongs to: its root span's, or the client's when not tracing.
     trace: Option<SpanContext>,
     root: Option<Mutex<Span>>,
-    state: Mutex<State>,
+    pub(super) state: Mutex<State>,
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     component: Option<String>,
     status: u16,
     head: Duration,
-    model: Option<String>,
-    usage: BTreeMap<String, Usage>,
+    pub(super) model: Option<String>,
+    pub(super) usage: BTreeMap<String, Usage>,
+    /// Host CPU time before the request was routed.
+    front_door_ns: u64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -117,6 +120,13 @@ impl RequestRecord {
         f(lock(&self.0.state).usage.entry(component.to_owned()).or_default());
     }
 
+    /// Where the host's own work for this request is charged ([`super::cpu::Metered`]):
+    /// to `component`, or — at the front door, before routing — to the component the
+    /// request is routed to (`-` when none).
+    pub fn host_account(&self, component: Option<&str>) -> Arc<dyn Account> {
+        Arc::new(HostWork { record: self.clone(), component: component.map(str::to_owned) })
+    }
+
     pub fn queue_wait(&self, component: &str, waited: Duration) {
         self.usage(component, |u| u.queue_wait += waited.as_secs_f64());
     }
@@ -178,15 +188,38 @@ impl RequestRecord {
     }
 }
 
+/// The host's work for a request, as a CPU account.
+struct HostWork {
+    record: RequestRecord,
+    component: Option<String>,
+}
+
+impl Account for HostWork {
+    fn guest(&self, ns: u64) {
+        let mut s = lock(&self.record.0.state);
+        let component = self.component.as_ref().or(s.component.as_ref()).cloned();
+        match component {
+            Some(c) => s.usage.entry(c).or_default().host_cpu += ns as f64 / 1e9,
+            None => s.front_door_ns += ns,
+        }
+    }
+
+    fn compute(&self, _: &str, _: u64, _: Duration, _: SystemTime) {}
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
-        let s = std::mem::take(&mut *lock(&self.state));
+        let mut s = std::mem::take(&mut *lock(&self.state));
+        let front = std::mem::take(&mut s.front_door_ns) as f64 / 1e9;
+        if let Some(c) = s.component.clone().filter(|_| front > 0.0) {
+            s.usage.entry(c).or_default().host_cpu += front;
+        }
         let model = s.model.as_deref().unwrap_or("none");
         let mut cpu = 0.0;
         let mut by_component = String::new();
         for (component, u) in &s.usage {
             self.telemetry.metrics.component_usage(component, model, u);
-            let ms = (u.guest_cpu + u.nn_cpu) * 1e3;
+            let ms = u.cpu() * 1e3;
             cpu += ms;
             by_component +=
                 &format!("{}{component}={ms:.3}", if by_component.is_empty() { "" } else { "," });
@@ -211,107 +244,6 @@ impl Drop for Shared {
                 root.set_status(opentelemetry::trace::Status::error(format!("HTTP {}", s.status)));
             }
             root.end();
-        }
-    }
-}
-
-/// One component instance run for a request: the account its CPU is charged to, and
-/// the dispatcher its chained calls go to.
-#[derive(Clone)]
-pub struct Invocation(Arc<InvShared>);
-
-struct InvShared {
-    record: RequestRecord,
-    component: String,
-    depth: u32,
-    started: Instant,
-    span: Option<Mutex<Span>>,
-    context: Option<SpanContext>,
-    guest_ns: AtomicU64,
-    nn_ns: AtomicU64,
-    nn_wall_ns: AtomicU64,
-    model: Mutex<Option<String>>,
-    chain: Arc<ChainedFrom>,
-}
-
-impl Invocation {
-    /// Where the instance's CPU time is charged (for [`super::cpu::Metered`]).
-    pub fn account(&self) -> Arc<dyn Account> {
-        self.0.clone()
-    }
-
-    /// The instance's caller: its chained calls come back through this invocation, which
-    /// adds the trace context and this request's record.
-    pub fn caller(&self) -> Caller {
-        let dispatch: Weak<dyn Dispatch> = Arc::downgrade(&self.0.chain) as Weak<ChainedFrom>;
-        Caller { dispatch, depth: self.0.depth }
-    }
-
-    pub fn record(&self) -> &RequestRecord {
-        &self.0.record
-    }
-
-    /// The status the component answered (or the host for it), on its span.
-    pub fn answered(&self, status: u16) {
-        if let Some(span) = &self.0.span {
-            let mut span = lock(span);
-            span.set_attribute(KeyValue::new("http.response.status_code", status as i64));
-            if status >= 500 {
-                span.set_status(opentelemetry::trace::Status::error(format!("HTTP {status}")));
-            }
-        }
-    }
-}
-
-impl Account for InvShared {
-    fn guest(&self, ns: u64) {
-        self.guest_ns.fetch_add(ns, Ordering::Relaxed);
-    }
-
-    fn compute(&self, model: &str, cpu_ns: u64, wall: Duration, started: SystemTime) {
-        self.nn_ns.fetch_add(cpu_ns, Ordering::Relaxed);
-        self.nn_wall_ns.fetch_add(wall.as_nanos() as u64, Ordering::Relaxed);
-        lock(&self.model).get_or_insert_with(|| model.to_owned());
-        if let Some(t) = self.record.tracing() {
-            let attributes = vec![
-                KeyValue::new("spinfer.model", model.to_owned()),
-                KeyValue::new("spinfer.cpu_ms", cpu_ns as f64 / 1e6),
-            ];
-            let mut span = t.span(
-                "wasi-nn compute".into(),
-                SpanKind::Internal,
-                self.context.as_ref(),
-                started,
-                attributes,
-            );
-            span.end_with_timestamp(started + wall);
-        }
-    }
-}
-
-impl Drop for InvShared {
-    fn drop(&mut self) {
-        let seconds = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e9;
-        let (guest, nn, nn_wall) =
-            (seconds(&self.guest_ns), seconds(&self.nn_ns), seconds(&self.nn_wall_ns));
-        let model = lock(&self.model).take();
-        let mut s = lock(&self.record.0.state);
-        if s.model.is_none() {
-            s.model = model.clone();
-        }
-        let u = s.usage.entry(self.component.clone()).or_default();
-        u.guest_cpu += guest;
-        u.nn_cpu += nn;
-        u.nn_compute += nn_wall;
-        u.in_component += self.started.elapsed().as_secs_f64();
-        drop(s);
-        if let Some(span) = &self.span {
-            let mut span = lock(span);
-            span.set_attribute(KeyValue::new("spinfer.cpu_ms", (guest + nn) * 1e3));
-            if let Some(m) = model {
-                span.set_attribute(KeyValue::new("spinfer.model", m));
-            }
-            span.end();
         }
     }
 }
