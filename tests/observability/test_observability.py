@@ -11,14 +11,18 @@
   receiver that decodes the real protobuf: client parent → request → frontend → the
   chained call → classify → wasi-nn compute, one trace id, model/status/CPU attributes,
   the access log line carrying the trace id;
-* a dead collector: every request still answered, the failed exports counted.
+* a dead collector: every request still answered, the failed exports counted;
+* connection closes (cap, idle, header timeout) and admission rejections (queue full)
+  counted by reason, one for one with what the clients saw.
 
     .venv/bin/python tests/observability/test_observability.py [-v]
 """
 import json
 import os
+import socket
 import re
 import sys
+import threading
 import time
 import unittest
 
@@ -142,6 +146,50 @@ class CpuMetering(unittest.TestCase):
         self.assertAlmostEqual(chained_sum / chained["proc"], 1, delta=0.10)
         self.assertGreater(chained["frontend"], 0)
         self.assertAlmostEqual(chained["classify"] / direct["classify"], 1, delta=0.10)
+
+
+class Refusals(unittest.TestCase):
+    """Connection closes and admission rejections, counted by reason."""
+
+    def test_connection_closes_by_reason(self):
+        limits = ("--header-timeout-ms", "300", "--idle-timeout-ms", "600", "--max-connections", "3")
+        with Spinfer("-f", "spin.toml", *ADMIN, *limits) as s:
+            host, port = s.addr.rsplit(":", 1)
+            held = [socket.create_connection((host, int(port))) for _ in range(3)]
+            time.sleep(0.1)
+            over = socket.create_connection((host, int(port)))
+            over.sendall(b"GET /.well-known/spin/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIn(b" 503 ", over.recv(4096))
+            time.sleep(1.0)  # the three held connections go idle and are closed
+            slow = socket.create_connection((host, int(port)))
+            slow.sendall(b"GET /home HTTP/1.1\r\nHost: x")  # headers never finished
+            time.sleep(1.0)
+            m = scrape(metrics_addr(s))
+            for c in held + [over, slow]:
+                c.close()
+        self.assertEqual(total(m, "spinfer_connections_closed_total", reason="cap"), 1)
+        self.assertEqual(total(m, "spinfer_connections_closed_total", reason="idle"), 3)
+        self.assertEqual(total(m, "spinfer_connections_closed_total", reason="header_timeout"), 1)
+
+    def test_admission_rejections_by_reason(self):
+        with Spinfer("-f", "spin.toml", *ADMIN, "--max-concurrency", "1", "--max-queue", "0") as s:
+            statuses, lock = [], threading.Lock()
+
+            def client():
+                for _ in range(4):
+                    status = request(s.addr, "POST", "/classify?top=1", IMAGE)[0]
+                    with lock:
+                        statuses.append(status)
+
+            threads = [threading.Thread(target=client) for _ in range(4)]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            m = scrape(metrics_addr(s))
+        refused = statuses.count(503)
+        self.assertGreater(refused, 0, statuses)
+        self.assertEqual(statuses.count(200) + refused, 16)
+        self.assertEqual(total(m, "spinfer_admission_rejections_total", component="classify", reason="queue_full"), refused)
+        self.assertEqual(total(m, "spinfer_rejected_total"), refused)
 
 
 class Traces(unittest.TestCase):
