@@ -81,3 +81,36 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(value: &str) -> BTreeMap<String, String> {
+        [("SPINFER_ADMIN_LISTEN".to_owned(), value.to_owned())].into()
+    }
+
+    /// The shim's admin listener as the container's environment sets it: an address is
+    /// served (`/metrics` answers), `none` is off, anything else is refused by name.
+    #[tokio::test]
+    async fn the_shim_admin_address_comes_from_the_environment() {
+        let metrics = Arc::new(Metrics::default());
+        let addr = start_from_env(&env("127.0.0.1:0"), metrics.clone()).await.unwrap().unwrap();
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            answer
+        })
+        .await
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("# EOF"), "{answer}");
+        assert_eq!(start_from_env(&env("none"), metrics.clone()).await.unwrap(), None);
+        let e = start_from_env(&env("port 9464"), metrics).await.unwrap_err();
+        assert!(e.to_string().contains("SPINFER_ADMIN_LISTEN"), "{e}");
+    }
+}
