@@ -21,7 +21,9 @@ use anyhow::{bail, Context as _};
 use containerd_shim_wasm::sandbox::context::{RuntimeContext, Source, WasmLayer};
 use containerd_shim_wasm::sandbox::Sandbox;
 use containerd_shim_wasm::shim::{Cli as _, Config, Shim, Version};
-use spinfer::{admin, app, config, connections, engine, locked, metrics, nn, outbound, server, telemetry};
+use spinfer::{
+    admin, app, config, connections, engine, locked, metrics, nn, outbound, server, telemetry,
+};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
