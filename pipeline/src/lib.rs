@@ -22,4 +22,4 @@ pub use preprocess::{
     f32s_from_le_bytes, geometry, model_input_bytes, normalise_nchw, resize_and_crop, resized_size,
     tensor_le_bytes, to_model_input, RESIZE,
 };
-pub use topk::{softmax, top_k, Labels, Prediction};
+pub use topk::{softmax, top_k, Prediction};
