@@ -17,7 +17,6 @@ and the alerting rules load, healthy, none firing.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,19 +29,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 sys.path.insert(0, HERE)
 from otlp import metrics_addr, request, scrape, total  # noqa: E402
-from spinfer_proc import ROOT, Spinfer, stop  # noqa: E402
+from spinfer_proc import ROOT, Spinfer, free_port, stop  # noqa: E402
 
 RULES = os.path.join(ROOT, "k8s", "monitoring", "spinfer-rules.yml")
 with open(os.path.join(ROOT, "tests", "data", "images", "grace_hopper.jpg"), "rb") as _f:
     IMAGE = _f.read()
 BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, float("inf")]
 N = 300
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def promql(base, query):
