@@ -8,11 +8,13 @@ SPINFER := $(HOST_TARGET)/release/spinfer
 # Precompiled components live in the cache too (spinfer's --cache-dir reads this).
 export SPINFER_CACHE_DIR ?= $(CACHE)/precompiled
 LISTEN ?= 127.0.0.1:3000
+# `/metrics` of `make up` (docs/observability.md); ADMIN_LISTEN= turns it off.
+ADMIN_LISTEN ?= 127.0.0.1:9464
 ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd setup-cri test-cri up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-big test-browser wit clean-cache fuzz soak slow-clients
+.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd setup-cri test-cri up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-big test-browser test-observability test-prometheus wit clean-cache fuzz soak slow-clients
 
 setup:
 	@bash scripts/setup.sh
@@ -65,7 +67,7 @@ test-cri: build setup-cri build-shim lint-shim
 	@$(ENV) && SPINFER_SHIM=$(HOST_TARGET)/release/containerd-shim-spinfer-v2 .venv-cri/bin/python tests/cri/test_cri.py
 
 up: build
-	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN)
+	@$(ENV) && $(SPINFER) up -f spin.toml --listen $(LISTEN) $(if $(ADMIN_LISTEN),--admin-listen $(ADMIN_LISTEN))
 
 # The same app with the composed classify and no wasi:nn in the host, as stock Spin runs it.
 up-portable: build
@@ -82,8 +84,9 @@ bench: build
 	@$(ENV) && PIPELINE_TARGET=$(HOST_TARGET) .venv/bin/python loadtest/fastpath.py bench
 	@$(ENV) && .venv/bin/python loadtest/fixedcost.py
 	@$(ENV) && .venv/bin/python loadtest/spin_vs.py
+	@$(ENV) && .venv/bin/python tests/observability/bench_tracing.py
 
-test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-big test-browser
+test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-big test-browser test-observability
 
 # Formatting, clippy (-D warnings) on every workspace crate, the README's error table
 # against the code. Clippy runs on the host target for all crates (the components compile
@@ -92,6 +95,7 @@ lint: setup
 	@$(ENV) && cargo fmt --all --check
 	@$(HOST_CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 	@python3 scripts/check_error_table.py
+	@python3 scripts/check_metrics_table.py
 
 # Render the Kubernetes overlays and validate them (schemas + SpinKube rules); every
 # seeded broken manifest must be rejected with the rule it names.
@@ -180,6 +184,21 @@ test-big:
 test-browser:
 	@$(ENV) && .venv/bin/python scripts/photos.py --big target/photos
 	@$(ENV) && SPINFER_BIN=$(SPINFER) node --test --test-concurrency=1 tests/browser/home.test.mjs
+
+# /metrics through the Prometheus project's OpenMetrics parser, CPU metering against /proc,
+# the span tree at a loopback OTLP receiver, a dead collector (docs/observability.md); the
+# shipped Prometheus rules through promtool where Debian's prometheus is installed.
+test-observability:
+	@$(ENV) && .venv/bin/python tests/observability/test_observability.py
+	@if command -v promtool >/dev/null; then promtool check rules k8s/monitoring/spinfer-rules.yml; \
+	else echo "SKIPPED promtool check rules: no promtool here (make test-prometheus installs Debian's prometheus)"; fi
+
+# Opt-in (~1 min; installs Debian's prometheus): a real Prometheus scrapes `spinfer up`
+# with the shipped rules loaded; PromQL checks rate, p99 and CPU per request after a load.
+test-prometheus: build
+	@bash scripts/setup.sh --prometheus
+	@promtool check rules k8s/monitoring/spinfer-rules.yml
+	@$(ENV) && .venv/bin/python tests/observability/test_prometheus.py
 
 # What the release classify component imports and exports.
 wit:

@@ -165,6 +165,13 @@ else
   log "playwright-core present"
 fi
 
+# ------------------------------------------------------------------ prometheus
+# Only for `make test-prometheus` (scripts/setup.sh --prometheus): Debian's Prometheus
+# server and promtool.
+if [[ " $* " == *" --prometheus "* ]]; then
+  apt_install prometheus
+fi
+
 # ------------------------------------------------------------------ load generators
 # Only for `make load` / `make load-report` (scripts/setup.sh --load): hey from Debian,
 # oha from crates.io, Locust from PyPI (held to requirements.txt's pins).

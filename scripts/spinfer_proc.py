@@ -32,14 +32,14 @@ class Spinfer:
     """`with Spinfer("-f", "spin.toml") as s:` → s.addr is "127.0.0.1:PORT". `binary` and `cwd`
     run another build (a baseline checkout) instead of this tree's."""
 
-    def __init__(self, *args, timeout=120, binary=None, cwd=None):
+    def __init__(self, *args, timeout=120, binary=None, cwd=None, env=None):
         self.args, self.timeout, self.addr, self.proc, self.lines = args, timeout, None, None, []
-        self.binary, self.cwd = binary or SPINFER, cwd or ROOT
+        self.binary, self.cwd, self.env = binary or SPINFER, cwd or ROOT, env or {}
 
     def __enter__(self):
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn"), **self.env}
         self.proc = subprocess.Popen([self.binary, "up", "--listen", "127.0.0.1:0", *self.args], cwd=self.cwd,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         return self._await("spinfer")
 
     def _await(self, what):

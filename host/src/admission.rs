@@ -8,7 +8,7 @@
 //! a circle. (With one shared pool, N frontends holding all N slots would each wait for
 //! a slot for their classify call, which no one would ever free.)
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Rejected};
 use crate::outbound::chaining::MAX_CHAIN_DEPTH;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -42,7 +42,15 @@ pub enum Admitted<'a> {
     /// Run; the slot is given back when this is dropped.
     Yes(SemaphorePermit<'a>),
     /// Refuse with 503; why.
-    Busy(&'static str),
+    Busy(Rejected),
+}
+
+/// What a 503 from admission tells the client.
+pub fn why(r: Rejected) -> &'static str {
+    match r {
+        Rejected::queue_full => "the request queue is full",
+        Rejected::queue_timeout => "no capacity freed up while queued",
+    }
 }
 
 impl Admission {
@@ -64,7 +72,7 @@ impl Admission {
         }
         if pool.queued.fetch_add(1, Ordering::SeqCst) >= self.limits.max_queue {
             pool.queued.fetch_sub(1, Ordering::SeqCst);
-            return Admitted::Busy("the request queue is full");
+            return Admitted::Busy(Rejected::queue_full);
         }
         metrics.queue_delta(1);
         let waited = tokio::time::timeout(self.limits.queue_timeout, pool.slots.acquire()).await;
@@ -72,7 +80,7 @@ impl Admission {
         metrics.queue_delta(-1);
         match waited {
             Ok(Ok(permit)) => Admitted::Yes(permit),
-            _ => Admitted::Busy("no capacity freed up while queued"),
+            _ => Admitted::Busy(Rejected::queue_timeout),
         }
     }
 }

@@ -25,6 +25,15 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+impl From<Expired> for crate::metrics::ConnectionClose {
+    fn from(why: Expired) -> Self {
+        match why {
+            Expired::SlowHeaders => Self::header_timeout,
+            Expired::Idle => Self::idle,
+        }
+    }
+}
+
 /// When one connection last moved a byte, and how many of its requests are running.
 pub struct Activity {
     start: Instant,

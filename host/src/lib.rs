@@ -4,8 +4,10 @@
 //! [`manifest`], [`config`] → [`engine`] → [`app`] (components, routes, variables, files)
 //! → [`server`] (front door, [`admission`]) → [`instance`] (store, limits, invoke, error
 //! answers) → [`outbound`] (policy, chaining back to the server) and [`nn`] (wasi-nn);
-//! [`admin`] and [`metrics`] for operators.
+//! [`accept`] (the accept loop); [`admin`], [`metrics`] and [`telemetry`] (CPU per
+//! request, access log, traces) for operators.
 
+pub mod accept;
 pub mod admin;
 pub mod admission;
 pub mod app;
@@ -24,3 +26,4 @@ pub mod outbound;
 pub mod response;
 pub mod routes;
 pub mod server;
+pub mod telemetry;

@@ -68,7 +68,7 @@ struct UpArgs {
     /// Address to serve the app on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// Address for the admin listener (`/metrics`); off when not given.
+    /// Address for the admin listener (`/metrics`); off when not given (`make up`: :9464).
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
     /// Runtime config (wasi-nn models and backend); default: runtime-config.toml beside the
@@ -198,7 +198,9 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
     );
     engine::spawn_epoch_ticker(app.engine());
 
-    let server = server::Server::new(
+    let tracing =
+        spinfer::telemetry::Tracing::from_env(&std::env::vars().collect(), metrics.clone())?;
+    let server = server::Server::with_tracing(
         app,
         server::ServerLimits {
             max_concurrency,
@@ -207,13 +209,11 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
             max_body_bytes: args.max_body_bytes,
             body_timeout: Duration::from_millis(args.timeout_ms),
         },
+        tracing,
     );
     if let Some(addr) = args.admin_listen {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding admin listener {addr}"))?;
-        tracing::info!(%addr, "admin listener (/metrics)");
-        tokio::spawn(admin::serve(listener, metrics));
+        let local = admin::start(addr, metrics).await?;
+        println!("Metrics http://{local}/metrics");
     }
     let listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;

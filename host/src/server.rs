@@ -1,23 +1,26 @@
 //! The HTTP front door: Spin's health route, routing to components, the request-body limit
 //! (413 before the body is read), admission ([`crate::admission`]; overload answers 503 +
 //! Retry-After at once), request metrics and logs. Chained requests from components
-//! ([`Dispatch`]) go through the same admission and metrics, in their depth's pool.
-//! [`serve`] is the accept loop, with the connection limits ([`crate::connections`]) and
-//! the drain on SIGINT/SIGTERM.
+//! ([`Dispatch`]) go through the same admission and metrics, in their depth's pool. Each
+//! request carries a [`RequestRecord`] (CPU, bytes, spans, the access log line:
+//! [`crate::telemetry`]). [`serve`] (in [`crate::accept`]) is the accept loop.
 
-use crate::admission::{Admission, AdmissionLimits, Admitted};
+use crate::admission::{self, Admission, AdmissionLimits, Admitted};
 use crate::app::App;
-use crate::connections::{Activity, ConnectionLimits, Tracked};
 use crate::metrics::Metrics;
-use crate::outbound::{Caller, Dispatch, DispatchFuture};
+use crate::outbound::{Dispatch, DispatchFuture};
 use crate::response::{full, json_error, overloaded, Body, Response};
+use crate::telemetry::cpu::Metered;
+use crate::telemetry::{
+    body::counted, trace::parse_traceparent, RequestRecord, Telemetry, Tracing,
+};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::Request;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+
+pub use crate::accept::serve;
 
 /// The host's default body limit: the components' image limit
 /// ([`spinfer_api::DEFAULT_MAX_BODY`], 40 MiB) plus room for a multipart envelope or an OIP
@@ -41,27 +44,35 @@ pub struct Server {
     pub app: App,
     pub limits: ServerLimits,
     admission: Admission,
+    telemetry: Arc<Telemetry>,
     me: Weak<Server>,
 }
 
 impl Server {
     pub fn new(app: App, limits: ServerLimits) -> Arc<Self> {
+        Self::with_tracing(app, limits, None)
+    }
+
+    /// [`Server::new`], exporting spans through `tracing` when given.
+    pub fn with_tracing(app: App, limits: ServerLimits, tracing: Option<Tracing>) -> Arc<Self> {
+        let telemetry = Arc::new(Telemetry { metrics: app.metrics().clone(), tracing });
         let admission = Admission::new(AdmissionLimits {
             max_concurrency: limits.max_concurrency,
             max_queue: limits.max_queue,
             queue_timeout: limits.queue_timeout,
         });
-        Arc::new_cyclic(|me| Self { app, limits, admission, me: me.clone() })
+        Arc::new_cyclic(|me| Self { app, limits, admission, telemetry, me: me.clone() })
     }
 
     pub fn metrics(&self) -> &Metrics {
         self.app.metrics()
     }
 
-    /// The caller of an instance running `depth` calls deep: chained calls come back here.
-    fn caller(&self, depth: u32) -> Caller {
-        let dispatch: Weak<dyn Dispatch> = self.me.clone();
-        Caller { dispatch, depth }
+    /// Spans not yet exported are sent (at exit: [`serve`] does it after the drain).
+    pub fn flush_telemetry(&self) {
+        if let Some(t) = &self.telemetry.tracing {
+            t.shutdown();
+        }
     }
 
     /// Handle one request from a client.
@@ -70,17 +81,29 @@ impl Server {
         req: Request<Incoming>,
     ) -> Result<Response, std::convert::Infallible> {
         let start = Instant::now();
-        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-        let (component, response) = self.route(req).await;
+        let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok());
+        let record = RequestRecord::start(
+            &self.telemetry,
+            req.method().as_str(),
+            req.uri().path(),
+            traceparent,
+        );
+        let routed = Metered::new(self.route(req, &record), record.host_account(None));
+        let (component, response) = routed.await;
         let status = response.status().as_u16();
-        let seconds = start.elapsed().as_secs_f64();
-        self.metrics().request_done(component.as_deref().unwrap_or("-"), status, seconds);
         let name = component.as_deref().unwrap_or("-");
-        tracing::info!(%method, %path, component = name, status, ms = seconds * 1e3, "request");
-        Ok(response)
+        self.metrics().request_done(name, status, start.elapsed().as_secs_f64());
+        record.answered(component.as_deref(), status, start.elapsed());
+        // The access log line and per-request metrics follow once the body is sent.
+        let name = name.to_owned();
+        Ok(response.map(|b| counted(b, move |n| record.response_bytes(&name, n))))
     }
 
-    async fn route(&self, req: Request<Incoming>) -> (Option<String>, Response) {
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        record: &RequestRecord,
+    ) -> (Option<String>, Response) {
         let path = req.uri().path();
         if path == "/.well-known/spin/health" {
             return (None, hyper::Response::new(full("OK")));
@@ -102,19 +125,21 @@ impl Server {
                 return (Some(component), json_error(413, "body_too_large", &msg));
             }
         }
+        let queued = Instant::now();
         let _permit = match self.admission.admit(0, self.metrics()).await {
             Admitted::Yes(p) => p,
             Admitted::Busy(why) => {
-                self.metrics().rejected();
+                self.metrics().rejected(&component, why);
                 // Read (and drop) the body first, within the limit: answering before the
                 // client has sent it makes the connection close under the client, which
                 // it sees as a reset instead of a clean 503 it can retry.
                 discard(req.into_body(), self.limits.max_body_bytes, self.linger()).await;
-                return (Some(component), overloaded(why));
+                return (Some(component), overloaded(admission::why(why)));
             }
         };
+        record.queue_wait(&component, queued.elapsed());
         self.metrics().in_flight_delta(1);
-        let response = self.run(&component, req).await;
+        let response = self.run(&component, req, record).await;
         self.metrics().in_flight_delta(-1);
         (Some(component), response)
     }
@@ -124,7 +149,12 @@ impl Server {
         self.limits.body_timeout.min(Duration::from_secs(5))
     }
 
-    async fn run(&self, component: &str, req: Request<Incoming>) -> Response {
+    async fn run(
+        &self,
+        component: &str,
+        req: Request<Incoming>,
+        record: &RequestRecord,
+    ) -> Response {
         // Read the whole body (at most the limit, within the body deadline) before the
         // instance exists, declared length or chunked alike: the component then reads it
         // from memory in a few calls instead of waking once per network chunk (measured:
@@ -137,7 +167,11 @@ impl Server {
             return json_error(408, "body_timeout", "the request body did not arrive in time");
         };
         let req = match collected {
-            Ok(collected) => Request::from_parts(parts, full(collected.to_bytes())),
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                record.request_bytes(component, bytes.len() as u64);
+                Request::from_parts(parts, full(bytes))
+            }
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                 let msg =
                     format!("body is over the host limit of {} bytes", self.limits.max_body_bytes);
@@ -148,41 +182,65 @@ impl Server {
                 return json_error(400, "body_read_failed", &msg);
             }
         };
-        self.invoke(component, req, 0).await
+        self.invoke(component, req, 0, record).await
     }
 
-    /// Run `req` on `component` at `depth`; a failure becomes its JSON answer.
-    async fn invoke(&self, component: &str, req: Request<Body>, depth: u32) -> Response {
-        match self.app.invoke(component, req, self.caller(depth)).await {
+    /// Run `req` on `component` at `depth` for `record`; a failure becomes its JSON answer.
+    async fn invoke(
+        &self,
+        component: &str,
+        mut req: Request<Body>,
+        depth: u32,
+        record: &RequestRecord,
+    ) -> Response {
+        // The caller's span, from the `traceparent` a chained call carries.
+        let parent = (depth > 0)
+            .then(|| req.headers().get("traceparent")?.to_str().ok().and_then(parse_traceparent))
+            .flatten();
+        let invocation = record.invocation(component, depth, parent, self.me.clone());
+        let caller = invocation.caller();
+        req.extensions_mut().insert(invocation.clone());
+        // Setting the instance up (store, WASI context) is charged to it as well.
+        let invoked = Metered::new(self.app.invoke(component, req, caller), invocation.account());
+        let response = match invoked.await {
             Ok(response) => response,
             Err(e) => {
                 tracing::warn!(component, depth, error = %e, "request failed");
                 e.into_response()
             }
-        }
+        };
+        invocation.answered(response.status().as_u16());
+        response
     }
 
     /// A request chained from another component: admitted from its depth's pool, counted
     /// under the component it runs like a direct request.
     async fn chained(&self, component: String, req: Request<Body>, depth: u32) -> Response {
         let start = Instant::now();
-        let response = match self.admission.admit(depth, self.metrics()).await {
-            Admitted::Yes(_permit) => {
-                self.metrics().in_flight_delta(1);
-                let response = self.invoke(&component, req, depth).await;
-                self.metrics().in_flight_delta(-1);
-                response
-            }
-            Admitted::Busy(why) => {
-                self.metrics().rejected();
-                overloaded(why)
+        let record = RequestRecord::of_chained(&self.telemetry, &req);
+        let bytes = http_body::Body::size_hint(req.body()).exact().unwrap_or(0);
+        record.request_bytes(&component, bytes);
+        let work = async {
+            match self.admission.admit(depth, self.metrics()).await {
+                Admitted::Yes(_permit) => {
+                    record.queue_wait(&component, start.elapsed());
+                    self.metrics().in_flight_delta(1);
+                    let response = self.invoke(&component, req, depth, &record).await;
+                    self.metrics().in_flight_delta(-1);
+                    response
+                }
+                Admitted::Busy(why) => {
+                    self.metrics().rejected(&component, why);
+                    overloaded(admission::why(why))
+                }
             }
         };
+        let response = Metered::new(work, record.host_account(Some(&component))).await;
         let status = response.status().as_u16();
         let seconds = start.elapsed().as_secs_f64();
         self.metrics().request_done(&component, status, seconds);
         tracing::info!(%component, depth, status, ms = seconds * 1e3, "chained request");
-        response
+        response.map(|b| counted(b, move |n| record.response_bytes(&component, n)))
     }
 }
 
@@ -223,76 +281,4 @@ async fn discard(mut body: Incoming, max: u64, wait: Duration) {
 
 fn content_length(req: &Request<Incoming>) -> Option<u64> {
     req.headers().get(hyper::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// Accept connections on `listener` until SIGINT/SIGTERM, then stop accepting and drain
-/// in-flight requests (30 s at most).
-pub async fn serve(
-    listener: TcpListener,
-    server: Arc<Server>,
-    limits: ConnectionLimits,
-) -> anyhow::Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-                    // Over the cap: read one request (within the header timeout), answer
-                    // 503 + Retry-After, close. The connection holds no slot meanwhile.
-                    let refuse = hyper::service::service_fn(|_req| async {
-                        Ok::<_, std::convert::Infallible>(overloaded("too many open connections"))
-                    });
-                    let conn = builder.keep_alive(false).serve_connection(TokioIo::new(stream), refuse);
-                    tokio::spawn(async move { let _ = conn.await; });
-                    continue;
-                };
-                let activity = Activity::new();
-                let (server, seen) = (server.clone(), activity.clone());
-                let service = hyper::service::service_fn(move |req| {
-                    let running = seen.request();
-                    let server = server.clone();
-                    async move {
-                        let response = server.handle(req).await;
-                        drop(running);
-                        response
-                    }
-                });
-                let io = TokioIo::new(Tracked::new(stream, activity.clone()));
-                let conn = graceful.watch(builder.keep_alive(true).serve_connection(io, service));
-                let (header, idle) = (limits.header_timeout, limits.idle_timeout);
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = conn => {}
-                        why = activity.expired(header, idle) => tracing::debug!(?why, "closing a connection"),
-                    }
-                    drop(permit);
-                });
-            }
-            signal = &mut shutdown => {
-                let in_flight = server.metrics().in_flight();
-                tracing::info!(signal, in_flight, "shutting down: draining in-flight requests");
-                break;
-            }
-        }
-    }
-    drop(listener);
-    match tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await {
-        Ok(()) => tracing::info!("drained; bye"),
-        Err(_) => tracing::warn!("drain timed out after 30 s; exiting"),
-    }
-    Ok(())
-}
-
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    }
 }

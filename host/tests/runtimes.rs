@@ -7,7 +7,7 @@
 //! One server per runtime (the assertions run in sequence against it), started with a
 //! loopback image server allowed by variable, so files, variables, routing, service
 //! chaining (frontend → classify.spin.internal) and outbound HTTP all run on each. Where
-//! no Spin CLI is found (scripts/spin.sh: SPIN_BIN, PATH, ../shared) the Spin cases print
+//! no Spin CLI is found (scripts/spin.sh: SPIN_BIN, then PATH) the Spin cases print
 //! `SKIPPED …` with the reason and pass.
 
 mod common;

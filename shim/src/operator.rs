@@ -7,7 +7,8 @@
 //! | `SPIN_COMPONENTS_TO_RETAIN` | `components:` (comma-separated ids) | only those compiled, loaded, routed |
 //! | `SPIN_MAX_INSTANCE_MEMORY` | `invocationLimits.memory`, in bytes | each instance's linear-memory cap |
 //! | `SPIN_VARIABLE_<NAME>` | `variables:` | application variable `<name>` |
-//! | `OTEL_EXPORTER_OTLP_*` | the executor's `otel` | kept in [`OperatorEnv::otel`] for the shim's telemetry |
+//! | `OTEL_EXPORTER_OTLP_*` | the executor's `otel` | traces (kept in [`OperatorEnv::telemetry`]) |
+//! | `SPINFER_ADMIN_LISTEN` | (the pod spec's `env`) | `/metrics` address, default `0.0.0.0:9464`, `none` = off |
 //!
 //! Application variables come only from `SPIN_VARIABLE_*`: containerd-shim-spin also
 //! takes a plain `<NAME>`, but Kubernetes puts its own variables in every container
@@ -27,6 +28,7 @@ const LISTEN: &str = "SPIN_HTTP_LISTEN_ADDR";
 const RETAIN: &str = "SPIN_COMPONENTS_TO_RETAIN";
 const MEMORY: &str = "SPIN_MAX_INSTANCE_MEMORY";
 const VARIABLE: &str = "SPIN_VARIABLE_";
+const ADMIN: &str = "SPINFER_ADMIN_LISTEN";
 
 /// The container's environment as the operator meant it.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +39,8 @@ pub struct OperatorEnv {
     pub max_instance_memory: usize,
     /// Application variable overrides: lower-case name → value.
     pub variables: BTreeMap<String, String>,
-    /// `OTEL_*` variables, as given.
-    pub otel: BTreeMap<String, String>,
+    /// `OTEL_*` and `SPINFER_ADMIN_LISTEN`, as given: the shim's traces and `/metrics`.
+    pub telemetry: BTreeMap<String, String>,
     /// `SPIN_*` variables this shim does not understand (for the log).
     pub ignored: Vec<String>,
 }
@@ -64,9 +66,9 @@ impl OperatorEnv {
                 k.strip_prefix(VARIABLE).map(|n| (n.to_lowercase(), v.to_string()))
             })
             .collect();
-        let otel = vars
+        let telemetry = vars
             .iter()
-            .filter(|(k, _)| k.starts_with("OTEL_"))
+            .filter(|(k, _)| k.starts_with("OTEL_") || **k == ADMIN)
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let ignored = vars
@@ -78,7 +80,7 @@ impl OperatorEnv {
             })
             .map(|k| k.to_string())
             .collect();
-        Ok(Self { listen, retain, max_instance_memory, variables, otel, ignored })
+        Ok(Self { listen, retain, max_instance_memory, variables, telemetry, ignored })
     }
 }
 
@@ -118,6 +120,7 @@ mod tests {
             "SPIN_MAX_INSTANCE_MEMORY=268435456",
             "SPIN_VARIABLE_CLASSIFY_HOST=spinfer-classify.spinfer.svc.cluster.local",
             "OTEL_EXPORTER_OTLP_ENDPOINT=http://otel:4318",
+            "SPINFER_ADMIN_LISTEN=0.0.0.0:9100",
             "CLASSIFY_HOST=ignored",
             "HOSTNAME=pod-1",
             "SPIN_FOO=1",
@@ -136,7 +139,8 @@ mod tests {
                 "spinfer-classify.spinfer.svc.cluster.local".into()
             )])
         );
-        assert_eq!(e.otel["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://otel:4318");
+        assert_eq!(e.telemetry["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://otel:4318");
+        assert_eq!(e.telemetry["SPINFER_ADMIN_LISTEN"], "0.0.0.0:9100");
         assert_eq!(e.ignored, ["SPIN_FOO"]);
     }
 

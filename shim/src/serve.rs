@@ -1,11 +1,11 @@
 //! Container *start*: spinfer's HTTP server for a [`Prepared`] app on the operator's
 //! `SPIN_HTTP_LISTEN_ADDR`, on its own runtime, until containerd's SIGTERM (drain, exit
-//! 0). One place for everything the serving process runs, so more of it (an admin port,
-//! telemetry export) is added here.
+//! 0), with `/metrics` on the admin address and traces as the `OTEL_*` variables ask
+//! (the same library calls as `spinfer up`).
 
 use crate::prepare::Prepared;
 use anyhow::Context as _;
-use spinfer::{connections, engine, server};
+use spinfer::{admin, connections, engine, server, telemetry};
 use std::time::Duration;
 
 /// Serve on a runtime sized as `spinfer up` sizes it (a wasi-nn compute holds its
@@ -27,7 +27,10 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
     engine::spawn_epoch_ticker(p.app.engine());
     let max_concurrency = 2 * p.cores;
     let listen = p.env.listen;
-    let server = server::Server::new(
+    let metrics = p.app.metrics().clone();
+    admin::start_from_env(&p.env.telemetry, metrics.clone()).await?;
+    let tracing = telemetry::Tracing::from_env(&p.env.telemetry, metrics)?;
+    let server = server::Server::with_tracing(
         p.app,
         server::ServerLimits {
             max_concurrency,
@@ -36,6 +39,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
             body_timeout: Duration::from_secs(30),
         },
+        tracing,
     );
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;

@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::nn::SharedRegistry;
 use crate::outbound::{AddressPolicy, Caller, HostRule};
 use crate::response::{json_error, Body, Response};
+use crate::telemetry::{cpu::Metered, Invocation};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,10 +79,12 @@ impl Instances {
     pub async fn invoke(
         &self,
         component: &ComponentPre,
-        req: hyper::Request<Body>,
+        mut req: hyper::Request<Body>,
         caller: Caller,
     ) -> Result<Response, InvokeError> {
         let id = component.id.as_str();
+        // The request's telemetry, if the server sent it: the task's CPU is charged to it.
+        let invocation = req.extensions_mut().remove::<Invocation>();
         let internal = |e: anyhow::Error| InvokeError::Internal(id.to_owned(), e);
         let mut store = store::new_store(self, component, caller).map_err(internal)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -92,18 +95,24 @@ impl Instances {
             .map_err(|e| internal(wt(e)))?;
         let out = store.data_mut().http().new_response_outparam(tx).map_err(|e| internal(wt(e)))?;
         let pre = component.pre.clone();
-        self.metrics.instance_started();
+        self.metrics.instance_started(id);
         let metrics = self.metrics.clone();
-        let task = tokio::spawn(async move {
+        let owner = id.to_owned();
+        let run = async move {
             let result = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
             }
             .await;
-            metrics.instance_finished();
+            metrics.instance_finished(&owner);
             let oom = store.data().out_of_memory();
+            drop(store);
             result.map_err(|e| (e, oom))
-        });
+        };
+        let task = match invocation {
+            Some(invocation) => tokio::spawn(Metered::new(run, invocation.account())),
+            None => tokio::spawn(run),
+        };
         let limits = self.limits;
         let classify = |e: wasmtime::Error, oom: bool| -> InvokeError {
             let id = id.to_owned();

@@ -125,10 +125,11 @@ impl BackendExecutionContext for ObservedContext {
         inputs: Option<Vec<NamedTensor>>,
     ) -> Result<Option<Vec<NamedTensor>>, BackendError> {
         let start = Instant::now();
-        let out = match inputs {
+        // Its CPU time is charged to the request whose instance is running on this thread.
+        let out = crate::telemetry::cpu::compute(&self.name, || match inputs {
             Some(named) => self.inner.compute_with_io(named).map(Some),
             None => self.inner.compute().map(|()| None),
-        }?;
+        })?;
         (self.observe)(&self.name, start.elapsed().as_secs_f64());
         Ok(out)
     }

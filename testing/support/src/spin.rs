@@ -1,5 +1,5 @@
 //! The real Spin CLI (`spin up`) as a test server, beside `spinfer up`: found by
-//! `scripts/spin.sh` (SPIN_BIN, PATH, or unpacked from ../shared into the build cache),
+//! `scripts/spin.sh` (SPIN_BIN, then PATH),
 //! run on a free loopback port with a private HOME and state directory (its component
 //! logs land there), so it neither touches the user's Spin set-up nor writes into the app
 //! directory.

@@ -7,8 +7,12 @@
 //! `spin.toml`. Only what spinfer runs is accepted: HTTP triggers, and no
 //! `must_understand` feature it does not know.
 
+mod base64;
+mod format;
+
 use crate::manifest::{Component, HttpTrigger, Manifest, Mount, RawVariable};
-use serde::Deserialize;
+use base64::decode_base64;
+use format::{ContentRef, LockedApp};
 use std::collections::BTreeMap;
 use std::path::{Component as PathPart, Path, PathBuf};
 
@@ -38,76 +42,6 @@ pub enum LockedError {
     Content { component: String, what: String, problem: String },
     #[error("writing the app under {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-}
-
-#[derive(Debug, Deserialize)]
-struct LockedApp {
-    spin_lock_version: u64,
-    #[serde(default)]
-    must_understand: Vec<String>,
-    #[serde(default)]
-    metadata: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
-    variables: BTreeMap<String, LockedVariable>,
-    #[serde(default)]
-    triggers: Vec<LockedTrigger>,
-    #[serde(default)]
-    components: Vec<LockedComponent>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LockedVariable {
-    #[serde(default)]
-    default: Option<String>,
-    #[serde(default)]
-    secret: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct LockedTrigger {
-    id: String,
-    trigger_type: String,
-    #[serde(default)]
-    trigger_config: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize)]
-struct LockedComponent {
-    id: String,
-    #[serde(default)]
-    metadata: BTreeMap<String, serde_json::Value>,
-    source: LockedSource,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default)]
-    files: Vec<ContentPath>,
-    #[serde(default)]
-    config: BTreeMap<String, String>,
-    /// An artifact whose components still carry dependencies is refused by name rather
-    /// than failing later on a missing import.
-    #[serde(default)]
-    dependencies: BTreeMap<String, serde_json::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LockedSource {
-    content: ContentRef,
-}
-
-#[derive(Debug, Deserialize)]
-struct ContentPath {
-    content: ContentRef,
-    path: PathBuf,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ContentRef {
-    #[serde(default)]
-    source: Option<String>,
-    #[serde(default)]
-    inline: Option<String>,
-    #[serde(default)]
-    digest: Option<String>,
 }
 
 /// The `must_understand` features spinfer honours (none beyond the base format).
@@ -253,126 +187,5 @@ fn relative(path: &Path) -> Option<PathBuf> {
     (!out.as_os_str().is_empty()).then_some(out)
 }
 
-/// Standard base64 (with or without padding), as serde writes Spin's inline content.
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    let data = match bytes.iter().position(|&c| c == b'=') {
-        Some(p) if bytes[p..].iter().all(|&c| c == b'=') && bytes.len().is_multiple_of(4) => {
-            &bytes[..p]
-        }
-        Some(_) => return None,
-        None => &bytes[..],
-    };
-    if data.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    for chunk in data.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let n = chunk.len() - 1;
-        out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("spinfer-locked-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
-    const APP: &str = r#"{
-      "spin_lock_version": 1,
-      "metadata": {"name": "demo"},
-      "variables": {"host": {"default": "x.spin.internal"}, "token": {"secret": true}},
-      "triggers": [{"id": "t1", "trigger_type": "http", "trigger_config": {"route": "/...", "component": "web"}}],
-      "components": [{
-        "id": "web",
-        "metadata": {"allowed_outbound_hosts": ["http://{{ host }}"]},
-        "source": {"content_type": "application/wasm", "content": {"digest": "sha256:aa"}},
-        "env": {"A": "1"},
-        "files": [{"content": {"digest": "sha256:bb"}, "path": "static/index.html"},
-                  {"content": {"inline": "aGk="}, "path": "small.txt"}],
-        "config": {"host": "{{ host }}"}
-      }]
-    }"#;
-
-    fn content(d: &str) -> Option<&'static [u8]> {
-        match d {
-            "sha256:aa" => Some(b"\0asm-component"),
-            "sha256:bb" => Some(b"<html>"),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn materializes_components_files_and_variables() {
-        let dir = tmp("ok");
-        let m = materialize(APP.as_bytes(), content, &dir).unwrap();
-        assert_eq!(m.name, "demo");
-        assert_eq!(m.triggers[0].route, "/...");
-        let web = &m.components["web"];
-        assert_eq!(std::fs::read(&web.source).unwrap(), b"\0asm-component");
-        let root = &web.files[0].host;
-        assert_eq!(std::fs::read(root.join("static/index.html")).unwrap(), b"<html>");
-        assert_eq!(std::fs::read(root.join("small.txt")).unwrap(), b"hi");
-        assert_eq!(web.allowed_outbound_hosts, ["http://{{ host }}"]);
-        assert_eq!(web.environment["A"], "1");
-        assert!(m.variables["token"].required && !m.variables["host"].required);
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn refuses_what_it_cannot_run() {
-        let dir = tmp("bad");
-        let missing = APP.replace("sha256:bb", "sha256:cc");
-        let e = materialize(missing.as_bytes(), content, &dir).unwrap_err();
-        assert!(
-            e.to_string().contains("sha256:cc") && e.to_string().contains("not in the artifact"),
-            "{e}"
-        );
-        let redis = APP.replace(r#""trigger_type": "http""#, r#""trigger_type": "redis""#);
-        let e = materialize(redis.as_bytes(), content, &dir).unwrap_err();
-        assert!(e.to_string().contains("only http triggers"), "{e}");
-        let escape = APP.replace("static/index.html", "../../etc/passwd");
-        let e = materialize(escape.as_bytes(), content, &dir).unwrap_err();
-        assert!(e.to_string().contains("leaves the component's file tree"), "{e}");
-        let feature =
-            APP.replace(r#""metadata""#, r#""must_understand": ["host_requirements"], "metadata""#);
-        let e = materialize(feature.as_bytes(), content, &dir).unwrap_err();
-        assert!(e.to_string().contains("host_requirements"), "{e}");
-        let deps = APP.replace(
-            r#""source": {"#,
-            r#""dependencies": {"wasi:nn": {"source": {"content": {"digest": "sha256:aa"}}}}, "source": {"#,
-        );
-        let e = materialize(deps.as_bytes(), content, &dir).unwrap_err();
-        assert!(e.to_string().contains("uncomposed dependencies (wasi:nn)"), "{e}");
-        assert!(materialize(b"{}", content, &dir).is_err());
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn base64_round_trips() {
-        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
-        assert_eq!(decode_base64("").unwrap(), b"");
-        assert!(decode_base64("a").is_none() && decode_base64("a=b=").is_none());
-    }
-}
+mod tests;
