@@ -62,12 +62,14 @@ up-portable: build
 # Native inference vs end-to-end through the host, in one run (prints the figures); then
 # the image fast path: Wasm tax per stage and e2e p50 per photo size vs the Python peer;
 # then spinfer vs the real Spin CLI on the same app (loadtest/spin_vs.py; skipped, with
-# the reason, where scripts/spin.sh finds no Spin).
+# the reason, where scripts/spin.sh finds no Spin); then JPEG decoding vs libjpeg-turbo at
+# the same scale, natively and in Wasm (scripts/decode_bench.sh, docs/performance.md).
 bench: build
 	@$(ENV) && bash scripts/bench.sh
 	@$(HOST_CARGO) build --release --locked -p spinfer-pipeline --example stages
 	@$(ENV) && PIPELINE_TARGET=$(HOST_TARGET) .venv/bin/python loadtest/fastpath.py bench
 	@$(ENV) && .venv/bin/python loadtest/spin_vs.py
+	@$(ENV) && bash scripts/decode_bench.sh
 
 test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-browser
 
