@@ -307,8 +307,9 @@ fn refine_ac<'a>(
     let bit = 1i16 << band.shift;
     // Bits k..=end of the band; the coefficients are visited through the non-zero mask, so
     // a block costs its symbols and its non-zero coefficients, not 63 positions.
-    let band_from =
-        |k: usize| (u64::MAX >> (63 - band.end)) & u64::MAX.checked_shl(k as u32).unwrap_or(0);
+    // (Two shifts, each under 64, so k = 64 gives no bits without a branch.)
+    let band_mask = u64::MAX >> (63 - band.end);
+    let band_from = |k: usize| band_mask & ((u64::MAX << (k >> 1)) << (k - (k >> 1)));
     let refine_all = |bits: &mut Bits, coef: &mut [i16], positions| {
         refine_all(bits, coef, positions, bit);
     };
@@ -320,9 +321,20 @@ fn refine_ac<'a>(
     let mut k = band.start;
     while k <= band.end {
         bits.ensure();
-        let rs = ac.symbol(bits)?;
-        let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
-        let mut value = 0i16;
+        // Most symbols are (run, 1) with their sign bit, or an EOB: one fast lookup.
+        let step = ac.fast(bits);
+        let (run, size, mut value) = if step.len() == 0 {
+            let rs = ac.symbol(bits)?;
+            (u32::from(rs >> 4), u32::from(rs & 15), 0i16)
+        } else if step.run() == Fast::END {
+            (0, 0, 0)
+        } else if step.value() == 0 {
+            (15, 0, 0)
+        } else if step.value().abs() != 1 {
+            return Err("refinement coefficient larger than one bit");
+        } else {
+            (step.run(), 0x10, if step.value() > 0 { bit } else { -bit })
+        };
         if size == 0 {
             if run < 15 {
                 // End of band: the rest of this block only gets its refinement bits.
@@ -331,11 +343,10 @@ fn refine_ac<'a>(
                 break;
             }
             // run 15, size 0: sixteen zeros (the 16th "placed" as 0).
-        } else {
-            if size != 1 {
-                return Err("refinement coefficient larger than one bit");
-            }
+        } else if size == 1 {
             value = if bits.take(1) != 0 { bit } else { -bit };
+        } else if size != 0x10 {
+            return Err("refinement coefficient larger than one bit");
         }
         // The new coefficient goes after `run` zeros; the non-zero ones passed on the way
         // get their refinement bit first.
