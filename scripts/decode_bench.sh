@@ -10,6 +10,8 @@ CACHE="${SPINFER_CACHE:-$HOME/.cache/spinfer}"
 # shellcheck disable=SC1091
 source "$CACHE/toolchain.env"
 host_target="$CACHE/target-host"
+# spinfer-bench keeps the compiled component beside the host's (as `make` sets it).
+export SPINFER_CACHE_DIR="${SPINFER_CACHE_DIR:-$CACHE/precompiled}"
 wasm_target="${SPINFER_WASM_TARGET_DIR:-$CACHE/target-wasm-$WASM_TOOLCHAIN}"
 cd "$ROOT"
 CARGO_TARGET_DIR="$host_target" cargo build --quiet --release --locked -p spinfer-pipeline --example decode
