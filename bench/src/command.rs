@@ -5,6 +5,7 @@
 //! `pipeline/examples/decode.rs` built for wasm32-wasip2 this way, so the time it reports
 //! is what the same code costs inside classify, without HTTP around it.
 
+use crate::provider::Ctx;
 use anyhow::{bail, Context as _};
 use spinfer::engine::{compile_cached, engine, wt, InstanceLimits};
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::time::Duration;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::Store;
 use wasmtime_wasi::p2::bindings::sync::Command;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::WasiCtx;
 
 /// What to run (the `spinfer-bench wasm` command line).
 #[derive(clap::Args)]
@@ -22,17 +23,6 @@ pub struct CommandArgs {
     /// Arguments for the guest (after its name).
     #[arg(last = true)]
     pub args: Vec<String>,
-}
-
-struct Ctx {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Ctx {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
 }
 
 pub fn run(a: &CommandArgs, cache_dir: Option<&Path>) -> anyhow::Result<()> {

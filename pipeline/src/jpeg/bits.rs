@@ -184,6 +184,17 @@ pub fn extend(v: i32, count: u32) -> i32 {
     v - ((negative << count) - negative)
 }
 
+/// Tests' input: the bits of `stream` ('0'/'1', zero-padded to whole bytes), then `tail`.
+#[cfg(test)]
+pub fn from_bit_string(stream: &str, tail: &[u8]) -> Vec<u8> {
+    let padded = format!("{stream:0<width$}", width = stream.len().div_ceil(8) * 8);
+    let bytes = padded
+        .as_bytes()
+        .chunks(8)
+        .map(|c| c.iter().fold(0u8, |acc, &b| (acc << 1) | u8::from(b == b'1')));
+    bytes.chain(tail.iter().copied()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -296,6 +296,7 @@ fn multi_table(lut: &[u16; LUT_SIZE]) -> Box<[u16; 1 << MULTI_BITS]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jpeg::bits::from_bit_string;
 
     /// Lengths 2, 2, 3 and one of 12 bits (a long code).
     fn table(values: &[u8], class: Class) -> Table {
@@ -359,16 +360,7 @@ mod tests {
     }
 
     fn bytes(stream: &str) -> Vec<u8> {
-        let mut out: Vec<u8> = stream
-            .as_bytes()
-            .chunks(8)
-            .map(|c| {
-                let s: String = c.iter().map(|&b| b as char).collect();
-                u8::from_str_radix(&format!("{s:0<8}"), 2).unwrap()
-            })
-            .collect();
-        out.extend_from_slice(&[0; 4]);
-        out
+        from_bit_string(stream, &[0; 4])
     }
 
     #[test]

@@ -388,6 +388,7 @@ fn refine_all(bits: &mut Bits, coef: &mut [i16], mut positions: u64, bit: i16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jpeg::bits::from_bit_string;
     use crate::jpeg::frame::Component;
     use crate::jpeg::huffman::Class;
     use crate::jpeg::markers::ScanComponent as Sc;
@@ -416,16 +417,7 @@ mod tests {
     }
 
     fn bytes(stream: &str) -> Vec<u8> {
-        let mut out: Vec<u8> = stream
-            .as_bytes()
-            .chunks(8)
-            .map(|c| {
-                let s: String = c.iter().map(|&b| b as char).collect();
-                u8::from_str_radix(&format!("{s:0<8}"), 2).unwrap()
-            })
-            .collect();
-        out.extend_from_slice(&[0xFF, 0xD9]);
-        out
+        from_bit_string(stream, &[0xFF, 0xD9])
     }
 
     #[test]
