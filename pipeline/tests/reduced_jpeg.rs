@@ -145,7 +145,7 @@ fn hostile_scans_are_refused_or_decoded_never_a_panic() {
                 && bytes.get(i + 1).is_some_and(|b| (0xD0..=0xD7).contains(b))
         };
         let without_rst: Vec<u8> = (0..bytes.len())
-            .filter(|&i| !rst_at(i) && !(i > 0 && rst_at(i - 1)))
+            .filter(|&i| !(rst_at(i) || (i > 0 && rst_at(i - 1))))
             .map(|i| bytes[i])
             .collect();
         if without_rst.len() < bytes.len() {
