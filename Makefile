@@ -12,7 +12,7 @@ ENV := source $(CACHE)/toolchain.env
 COMPONENTS := classify frontend nn-provider
 HOST_CARGO := CARGO_TARGET_DIR=$(HOST_TARGET) cargo
 
-.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-browser wit clean-cache fuzz soak slow-clients
+.PHONY: setup build build-wasm compose build-host setup-containerd build-shim lint-shim test-containerd up up-portable bench load load-report k8s-check autoscale deploy test lint test-unit test-integration test-oip test-accuracy test-big test-browser wit clean-cache fuzz soak slow-clients
 
 setup:
 	@bash scripts/setup.sh
@@ -61,6 +61,7 @@ up-portable: build
 
 # Native inference vs end-to-end through the host, in one run (prints the figures); then
 # the image fast path: Wasm tax per stage and e2e p50 per photo size vs the Python peer;
+# then where a request's fixed cost goes (loadtest/fixedcost.py, docs/performance.md);
 # then spinfer vs the real Spin CLI on the same app (loadtest/spin_vs.py; skipped, with
 # the reason, where scripts/spin.sh finds no Spin); then JPEG decoding vs libjpeg-turbo at
 # the same scale, natively and in Wasm (scripts/decode_bench.sh, docs/performance.md).
@@ -68,10 +69,11 @@ bench: build
 	@$(ENV) && bash scripts/bench.sh
 	@$(HOST_CARGO) build --release --locked -p spinfer-pipeline --example stages
 	@$(ENV) && PIPELINE_TARGET=$(HOST_TARGET) .venv/bin/python loadtest/fastpath.py bench
+	@$(ENV) && .venv/bin/python loadtest/fixedcost.py
 	@$(ENV) && .venv/bin/python loadtest/spin_vs.py
 	@$(ENV) && bash scripts/decode_bench.sh
 
-test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-browser
+test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-big test-browser
 
 # Formatting, clippy (-D warnings) on every workspace crate, the README's error table
 # against the code. Clippy runs on the host target for all crates (the components compile
@@ -155,8 +157,14 @@ test-oip:
 test-accuracy:
 	@$(ENV) && .venv/bin/python scripts/accuracy_guard.py
 
-# /home in headless Chromium; screenshots land in tests-output/.
+# A 200 MP, ~30 MiB phone photo (made here by scripts/photos.py --big) through /classify,
+# /api/classify and the OIP; 413 over 40 MiB; the host's full concurrency of them in memory.
+test-big:
+	@$(ENV) && .venv/bin/python tests/limits/test_big_photos.py
+
+# /home in headless Chromium (the 200 MP photo too); screenshots land in tests-output/.
 test-browser:
+	@$(ENV) && .venv/bin/python scripts/photos.py --big target/photos
 	@$(ENV) && SPINFER_BIN=$(SPINFER) node --test --test-concurrency=1 tests/browser/home.test.mjs
 
 # What the release classify component imports and exports.

@@ -16,15 +16,20 @@ bench (in `make bench`):
     e2e − inference.
 load (in `make load`):
   - Throughput at saturation (closed loop, CONC clients, LOAD_SECONDS per run, LOAD_ROUNDS
-    rounds that each run every server once back to back): web-size JPEG photos, and a
-    9:1 mix of web-size and 12 MP photos; spinfer / peer ratios within each round (the
-    machine's speed drifts between rounds), their median and range, against both peers.
+    rounds that each run every server once back to back): web-size JPEG photos, a 9:1 mix
+    of web-size and 12 MP photos, and 12 MP photos alone; ratios within each round (the
+    machine's speed drifts between rounds), their median and range. fp32 on both sides
+    against both peers; and on web-size photos the int8 model (`?model=mobilenetv2_int8`,
+    models/mobilenetv2_int8) on spinfer against the draft peer on fp32, and the draft peer
+    running the same int8 model too, so both comparisons are in one run. Each ratio is
+    printed beside issue 22's target for it.
 Prints one line per figure; `--json FILE` also writes them.
 """
 import argparse
 import http.client
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +47,12 @@ WEB = ["static/samples/eagle.jpg", "static/samples/grace_hopper.jpg", "static/sa
        "static/samples/strawberry.jpg"]
 PNG = ["static/samples/cat.png"]
 PHONE = ["target/photos/phone12.jpg", "target/photos/phone48.jpg"]
+INT8 = "mobilenetv2_int8"
+# (numerator, denominator) → issue 22's target for that ratio of req/s, per load.
+TARGETS = {
+    ("spinfer", "peer (draft)"): {"web-size JPEG": 1.0, "9:1 web-size + 12 MP": 1.0, "12 MP": 1.0},
+    ("spinfer int8", "peer (draft)"): {"web-size JPEG": 1.4},
+}
 
 
 def read(rel):
@@ -57,6 +68,11 @@ class Client:
         self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
 
     def post(self, path, body):
+        if self.conn.sock is None:
+            # As browsers, curl and oha do: no Nagle delay on a request's last segment
+            # (http.client writes the head and the body separately).
+            self.conn.connect()
+            self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         t0 = time.perf_counter()
         self.conn.request("POST", path, body=body, headers={"content-type": "application/octet-stream"})
         resp = self.conn.getresponse()
@@ -65,8 +81,8 @@ class Client:
 
 
 class Peer:
-    def __init__(self, draft):
-        self.draft, self.proc = draft, None
+    def __init__(self, draft, models="mobilenetv2"):
+        self.draft, self.models, self.proc = draft, models, None
 
     def __enter__(self):
         port = free_port()
@@ -74,7 +90,7 @@ class Peer:
         self.proc = subprocess.Popen(
             [os.path.join(ROOT, ".venv/bin/gunicorn"), "-w", str(CORES), "-b", self.addr, "--chdir",
              os.path.join(HERE, "peer"), "--log-level", "warning", "app:app"],
-            env={**os.environ, "PEER_DRAFT": "1" if self.draft else "0"},
+            env={**os.environ, "PEER_DRAFT": "1" if self.draft else "0", "PEER_MODELS": self.models},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(port, 120, "the Python peer")
         return self
@@ -149,8 +165,9 @@ def bench(sp, peers, rounds, out):
     out["phone_ratios"] = {"p12_over_web": p12 / web, "p48_over_p12": p48 / p12}
 
 
-def closed_loop(addr, bodies, conc, seconds):
-    """conc clients, each sending bodies[i % len] in turn for `seconds`; returns (ok/s, p50, p99, errors)."""
+def closed_loop(addr, path, bodies, conc, seconds):
+    """conc clients, each POSTing bodies[i % len] to `path` in turn for `seconds`; returns
+    (ok/s, p50, p99, errors)."""
     lat, errors, stop = [], [0], time.time() + seconds
     lock = threading.Lock()
 
@@ -158,7 +175,7 @@ def closed_loop(addr, bodies, conc, seconds):
         c, i = Client(addr), k
         while time.time() < stop:
             try:
-                status, _, ms = c.post("/classify", bodies[i % len(bodies)])
+                status, _, ms = c.post(path, bodies[i % len(bodies)])
             except OSError:
                 with lock:
                     errors[0] += 1
@@ -184,28 +201,40 @@ def load(sp, peers, seconds, conc, rounds, out):
     web = [read(img) for img in WEB]
     phone12 = read(PHONE[0])
     mix = web * 2 + [web[0]] + [phone12]  # 9 web-size : 1 phone photo
-    mixes = {"web-size JPEG": web, "9:1 web-size + 12 MP": mix}
-    targets = {"spinfer": sp.addr, **{n: p.addr for n, p in peers.items()}}
+    fp32, int8 = "/classify", f"/classify?model={INT8}"
+    draft, nodraft = peers["peer (draft)"].addr, peers["peer (no draft)"].addr
+    # name → (address, path): the same path on spinfer and the peer picks the same model.
+    servers = {"spinfer": (sp.addr, fp32), "peer (draft)": (draft, fp32), "peer (no draft)": (nodraft, fp32),
+               "spinfer int8": (sp.addr, int8), "peer (draft) int8": (draft, int8)}
+    loads = {"web-size JPEG": (web, list(servers)),
+             "9:1 web-size + 12 MP": (mix, ["spinfer", "peer (draft)", "peer (no draft)"]),
+             "12 MP": ([phone12], ["spinfer", "peer (draft)"])}
+    pairs = [("spinfer", "peer (draft)"), ("spinfer", "peer (no draft)"), ("spinfer int8", "peer (draft)"),
+             ("spinfer int8", "peer (draft) int8"), ("peer (draft) int8", "peer (draft)")]
     print(f"[fastpath] throughput at saturation: closed loop, {conc} clients, {seconds:g} s per run; "
           f"{rounds} rounds, each running every server once, back to back; ratios within a round "
           f"(this machine's speed drifts between rounds); {CORES} cores")
-    for name, bodies in mixes.items():
-        runs = {t: [] for t in targets}
+    for name, (bodies, names) in loads.items():
+        runs = {t: [] for t in names}
         for _ in range(rounds):
-            for t, addr in targets.items():
-                r = closed_loop(addr, bodies, conc, seconds)
+            for t in names:
+                r = closed_loop(*servers[t], bodies, conc, seconds)
                 runs[t].append(r)
-                print(f"  {name:22} {t:16} {r[0]:6.1f} req/s  p50 {r[1]:6.1f}  p99 {r[2]:6.1f} ms  errors {r[3]}")
+                print(f"  {name:22} {t:18} {r[0]:6.1f} req/s  p50 {r[1]:6.1f}  p99 {r[2]:6.1f} ms  errors {r[3]}")
         summary = {}
-        for t in targets:
-            if t == "spinfer":
+        for a, b in pairs:
+            if a not in runs or b not in runs:
                 continue
-            ratios = sorted(a[0] / b[0] for a, b in zip(runs["spinfer"], runs[t]))
-            p99s = sorted(a[2] / b[2] for a, b in zip(runs["spinfer"], runs[t]))
-            summary[t] = {"rps_ratio_median": statistics.median(ratios), "rps_ratio_range": [ratios[0], ratios[-1]],
-                          "p99_ratio_median": statistics.median(p99s)}
-            print(f"[fastpath] {name}: spinfer / {t} = {statistics.median(ratios):.2f}x req/s (rounds "
-                  f"{ratios[0]:.2f}–{ratios[-1]:.2f}), p99 {statistics.median(p99s):.2f}x")
+            ratios = sorted(x[0] / y[0] for x, y in zip(runs[a], runs[b]))
+            p99s = sorted(x[2] / y[2] for x, y in zip(runs[a], runs[b]))
+            target = TARGETS.get((a, b), {}).get(name)
+            summary[f"{a} / {b}"] = {"rps_ratio_median": statistics.median(ratios),
+                                     "rps_ratio_range": [ratios[0], ratios[-1]],
+                                     "p99_ratio_median": statistics.median(p99s), "target": target}
+            verdict = "" if target is None else (f"   target ≥ {target:.1f}x: "
+                                                 f"{'met' if statistics.median(ratios) >= target else 'NOT met'}")
+            print(f"[fastpath] {name}: {a} / {b} = {statistics.median(ratios):.2f}x req/s (rounds "
+                  f"{ratios[0]:.2f}–{ratios[-1]:.2f}), p99 {statistics.median(p99s):.2f}x{verdict}")
         med = {t: statistics.median(r[0] for r in v) for t, v in runs.items()}
         print(f"[fastpath] {name}: median req/s " + ", ".join(f"{t} {v:.1f}" for t, v in med.items()))
         out.setdefault("throughput", {})[name] = {"median_rps": med, "ratios": summary}
@@ -222,7 +251,9 @@ def main():
     args = ap.parse_args()
     photos.main(os.path.join(ROOT, "target/photos"))
     out = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": CORES}
-    with Spinfer("-f", "spin.toml") as sp, Peer(True) as pd, Peer(False) as pn:
+    # In `load` the draft peer also serves the int8 model (`?model=`), as spinfer does.
+    draft_models = "mobilenetv2" if args.mode == "bench" else f"mobilenetv2,{INT8}"
+    with Spinfer("-f", "spin.toml") as sp, Peer(True, draft_models) as pd, Peer(False) as pn:
         peers = {"peer (draft)": pd, "peer (no draft)": pn}
         if args.mode == "bench":
             bench(sp, peers, args.rounds, out)

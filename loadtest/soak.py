@@ -101,9 +101,10 @@ def kinds():
         ("unsupported_format", 2, "POST", "/classify", b"II*\0\x08\0\0\0" + b"junk" * 16, octet, 415,
          "unsupported_format"),
         ("png_bomb", 2, "POST", "/classify", png_header_only(20000, 20000), octet, 422, "image_too_large"),
-        ("over_component_limit", 1, "POST", "/classify", b"\xff\xd8" + b"\0" * (11 << 20), octet, 413,
+        # Over classify's 40 MiB (spinfer_api::DEFAULT_MAX_BODY), and over the host's 48 MiB.
+        ("over_component_limit", 1, "POST", "/classify", b"\xff\xd8" + b"\0" * (40 << 20), octet, 413,
          "body_too_large"),
-        ("over_host_limit", 1, "POST", "/classify", b"\0" * (17 << 20), octet, 413, "body_too_large"),
+        ("over_host_limit", 1, "POST", "/classify", b"\0" * (49 << 20), octet, 413, "body_too_large"),
         ("bad_json", 2, "POST", "/api/classify", b"{nope", jsn, 400, "bad_json"),
         ("missing_url", 2, "POST", "/api/classify", b'{"link":"x"}', jsn, 400, "missing_url"),
         ("bad_url", 2, "POST", "/api/classify", url("not a url"), jsn, 400, "bad_url"),

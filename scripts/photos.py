@@ -13,6 +13,11 @@ sideways). Plus two phone photos for the benchmarks: `phone12.jpg` (4032×3024, 
 
 Writes OUTDIR/<name>.jpg and OUTDIR/manifest.json ([{"file", "width", "height", "bytes",
 "kind"}]); files already there are kept (same inputs → same bytes).
+
+`photos.py --big OUTDIR` makes only `phone200.jpg`, what the largest phone sensors write:
+16320×12240 (199.8 MP, under the 200 MP header cap), baseline 4:2:0 JPEG with grain, between
+10 and 40 MiB (the body limit). It takes ~20 s and ~1 GB of memory once, so only the
+big-photo tests ask for it (`big_photo()`), never the accuracy guard or the benchmarks.
 """
 import glob
 import io
@@ -81,6 +86,31 @@ def save(img, path, quality, subsampling, progressive, rotated):
         fh.write(buf.getvalue())
 
 
+BIG = ("phone200.jpg", 16320, 12240)
+
+
+def big_photo(out):
+    """Make (once) the 200 MP phone photo in `out`; return its path. Built in bands of rows so
+    the grain never needs a float array of the whole image."""
+    name, w, h = BIG
+    path = os.path.join(out, name)
+    if not os.path.exists(path):
+        os.makedirs(out, exist_ok=True)
+        src = crop_to(Image.open(os.path.join(ROOT, "static/samples/eagle.jpg")).convert("RGB"), (4, 3))
+        img = src.resize((w, h), Image.LANCZOS)
+        rng, band = np.random.default_rng(200), 512
+        for top in range(0, h, band):
+            box = (0, top, w, min(h, top + band))
+            rows = np.asarray(img.crop(box), dtype=np.int16)
+            rows = rows + rng.normal(0.0, 5.0, (rows.shape[0], w, 1)).astype(np.int16)
+            img.paste(Image.fromarray(np.clip(rows, 0, 255).astype(np.uint8)), box)
+        save(img, path + ".tmp", 85, 2, False, False)
+        os.replace(path + ".tmp", path)
+    size = os.path.getsize(path)
+    assert 10 << 20 <= size <= 40 << 20, f"{path}: {size} bytes, outside 10–40 MiB"
+    return path
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     manifest = []
@@ -110,4 +140,10 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target/photos"))
+    args = [a for a in sys.argv[1:] if a != "--big"]
+    out = args[0] if args else os.path.join(ROOT, "target/photos")
+    if "--big" in sys.argv:
+        path = big_photo(out)
+        print(f"[photos] {path}: {os.path.getsize(path) / 2**20:.1f} MiB")
+    else:
+        main(out)

@@ -29,13 +29,15 @@ def stop(proc, grace):
         proc.wait()
 
 class Spinfer:
-    """`with Spinfer("-f", "spin.toml") as s:` → s.addr is "127.0.0.1:PORT"."""
+    """`with Spinfer("-f", "spin.toml") as s:` → s.addr is "127.0.0.1:PORT". `binary` and `cwd`
+    run another build (a baseline checkout) instead of this tree's."""
 
-    def __init__(self, *args, timeout=120):
+    def __init__(self, *args, timeout=120, binary=None, cwd=None):
         self.args, self.timeout, self.addr, self.proc, self.lines = args, timeout, None, None, []
+        self.binary, self.cwd = binary or SPINFER, cwd or ROOT
 
     def __enter__(self):
-        self.proc = subprocess.Popen([SPINFER, "up", "--listen", "127.0.0.1:0", *self.args], cwd=ROOT,
+        self.proc = subprocess.Popen([self.binary, "up", "--listen", "127.0.0.1:0", *self.args], cwd=self.cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
         return self._await("spinfer")

@@ -4,7 +4,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const MAX_BYTES = 10 * 1024 * 1024;
+// The largest image the API takes: read from /api/models (its `limits`), never written
+// here; until that answer arrives the server's own 413 speaks for it.
+let maxBytes = Infinity;
+const mib = (n) => `${Math.round(n / 1048576)} MiB`;
 
 function setBusy(text) {
   $("status").textContent = text;
@@ -26,8 +29,8 @@ function showPreview(src) {
 
 // Words for the API's error codes; the server's message is the fallback.
 const MESSAGES = {
-  body_too_large: "That image is too big (the limit is 10 MiB).",
-  fetch_too_large: "The image at that URL is too big (the limit is 10 MiB).",
+  get body_too_large() { return `That image is too big (the limit is ${mib(maxBytes)}).`; },
+  get fetch_too_large() { return `The image at that URL is too big (the limit is ${mib(maxBytes)}).`; },
   not_an_image: "That file is not an image.",
   decode_failed: "That image looks damaged or incomplete.",
   unsupported_format: "That image format is not supported. Use JPEG, PNG, WebP, GIF or BMP.",
@@ -90,7 +93,7 @@ const fmt = (v) => (typeof v === "number" ? v.toFixed(1) : "?");
 
 function useFile(file) {
   if (!file) return;
-  if (file.size > MAX_BYTES) return showError(MESSAGES.body_too_large);
+  if (file.size > maxBytes) return showError(MESSAGES.body_too_large);
   showPreview(URL.createObjectURL(file));
   const form = new FormData();
   form.append("image", file, file.name || "upload");
@@ -113,6 +116,10 @@ async function loadModels() {
       opt.value = opt.textContent = m.name;
       if (m.default) opt.selected = true;
       select.appendChild(opt);
+    }
+    if (data.limits && data.limits.max_body_bytes > 0) {
+      maxBytes = data.limits.max_body_bytes;
+      $("max-size").textContent = mib(maxBytes);
     }
   } catch (e) { /* keep the built-in default */ }
   document.body.dataset.ready = "1";

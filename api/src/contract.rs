@@ -57,6 +57,20 @@ pub struct FrontendTimings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelsResponse {
     pub models: Vec<ModelInfo>,
+    /// What a request may carry: classify's limits in force (from `/api/models`, the
+    /// page's own upload limit where that is lower). The page sizes its checks by these.
+    pub limits: RequestLimits,
+}
+
+/// The limits a request meets, as `/classify/models` and `/api/models` report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLimits {
+    /// Largest request body (an image, or an OIP request), bytes; more gets 413.
+    pub max_body_bytes: u64,
+    /// Most pixels decoded (baseline JPEG counted at its reduced decode scale); more: 422.
+    pub max_pixels: u64,
+    /// Most pixels an image may declare in its header; more: 422.
+    pub max_header_pixels: u64,
 }
 
 /// One model classify serves.
@@ -67,8 +81,8 @@ pub struct ModelInfo {
     pub default: bool,
     /// NCHW input shape.
     pub input_shape: [u32; 4],
-    /// Number of labels, or `null` when the label file is missing.
-    pub labels: Option<usize>,
+    /// Number of class labels (compiled into classify with the model's spec).
+    pub labels: usize,
 }
 
 /// `GET /classify/healthz` when the default graph loads.

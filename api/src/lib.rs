@@ -17,6 +17,9 @@ pub use contract::*;
 #[cfg(feature = "http")]
 pub use http::{header, json, read_body, ApiError};
 
-/// Default request-body limit of the components (10 MiB): classify's body limit unless
-/// `SPINFER_MAX_BODY_BYTES` overrides it, and frontend's upload and fetch limit.
-pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
+/// The one definition of how large an image may be (40 MiB: a 200 MP phone JPEG is 20–40
+/// MiB; an OIP JSON request of 8 FP32 tensors ~24 MB): classify's body limit unless its
+/// `SPINFER_MAX_BODY_BYTES` overrides it, frontend's upload and fetch limit, the base of the
+/// host's own limit (above it), and what the page shows and checks (`/api/models` reports
+/// the limit in force as [`RequestLimits`]).
+pub const DEFAULT_MAX_BODY: usize = 40 * 1024 * 1024;

@@ -19,10 +19,6 @@ impl ApiError {
         Self(spinfer_api::ApiError::method_not_allowed(allow))
     }
 
-    pub fn message(&self) -> String {
-        self.0.message().to_owned()
-    }
-
     pub fn into_response(self) -> Response {
         self.0.into_response()
     }
@@ -47,6 +43,15 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// As `/classify/models` reports them.
+    pub fn reported(&self) -> spinfer_api::RequestLimits {
+        spinfer_api::RequestLimits {
+            max_body_bytes: self.max_body_bytes as u64,
+            max_pixels: self.decode.max_pixels,
+            max_header_pixels: self.decode.max_header_pixels,
+        }
+    }
+
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok());
         Self {

@@ -7,7 +7,8 @@
 //! - `/v2/...` (mounted at `/v2/...`): the Open Inference Protocol, in [`oip`]
 //!
 //! This file is only HTTP: parsing, limits and status codes. The image maths is in
-//! `spinfer-pipeline`, the wasi:nn calls in [`nn`].
+//! `spinfer-pipeline`, the wasi:nn calls in [`nn`]. Nothing is read from files: the class
+//! names are compiled in with each model's spec.
 
 mod glue;
 mod nn;
@@ -18,8 +19,8 @@ use spin_sdk::http::{IncomingRequest, Method, Response};
 use spin_sdk::http_component;
 use spinfer_api::{json, ClassifyResponse, HealthResponse, ImageSize, ModelInfo, ModelsResponse};
 use spinfer_pipeline::{
-    decode_for_resize, decode_full, find_model, model_input_bytes, softmax, top_k, Labels,
-    ModelSpec, MODELS, RESIZE,
+    decode_for_resize, decode_full, find_model, model_input_bytes, softmax, top_k, ModelSpec,
+    MODELS, RESIZE,
 };
 use std::time::Instant;
 
@@ -102,9 +103,8 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
     // The body before the query: on Spin a chained caller (frontend) streams its body, and
     // an answer given before it was read reaches that caller as a closed stream instead of
     // this error (seen in tests/runtimes.rs with `?model=nope`; spinfer buffers the body).
-    let body = spinfer_api::read_body(req, limits.max_body_bytes).await?;
+    let body = spinfer_api::read_body(req, limits.max_body_bytes)?;
     let options = parse_options(&query)?;
-    let labels = load_labels(options.model)?;
 
     let t0 = Instant::now();
     // Large JPEGs decode at ½, ¼ or ⅛ scale: only what the 256-pixel resize needs.
@@ -117,7 +117,7 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
     let t1 = Instant::now();
     let input = model_input_bytes(&image, options.model);
     let t2 = Instant::now();
-    let logits = nn::infer(options.model, &input)
+    let (logits, nn_times) = nn::infer(options.model, &input)
         .map_err(|e| ApiError::new(503, "inference_failed", e.to_string()))?;
     let t3 = Instant::now();
     if logits.len() != options.model.classes {
@@ -127,7 +127,7 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
             format!("model returned {} values, expected {}", logits.len(), options.model.classes),
         ));
     }
-    let predictions = top_k(&softmax(&logits), options.top, &labels);
+    let predictions = top_k(&softmax(&logits), options.top, options.model.labels);
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
     let predictions = predictions
         .into_iter()
@@ -137,7 +137,8 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
             probability: p.probability,
         })
         .collect();
-    Ok(json(
+    let t4 = Instant::now();
+    let mut response = json(
         200,
         &ClassifyResponse {
             model: options.model.name.to_owned(),
@@ -147,39 +148,49 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
                 decode: ms(t0, t1),
                 preprocess: ms(t1, t2),
                 inference: ms(t2, t3),
-                total: ms(start, Instant::now()),
+                total: ms(start, t4),
             },
             frontend: None,
         },
-    ))
-}
-
-fn load_labels(model: &ModelSpec) -> Result<Labels, ApiError> {
-    let text = std::fs::read_to_string(model.labels_path).map_err(|e| {
-        ApiError::new(
-            500,
-            "labels_missing",
-            format!("cannot read {} (mount it via spin.toml files): {e}", model.labels_path),
-        )
-    })?;
-    Ok(Labels::parse(&text, model.classes)?)
+    );
+    // The same stages for tools (browsers' network panels read Server-Timing), plus what the
+    // JSON body cannot hold: the body read before decoding and the answer's own encoding.
+    let stages = [
+        ("body", start, t0),
+        ("decode", t0, t1),
+        ("preprocess", t1, t2),
+        ("inference", t2, t3),
+        ("topk", t3, t4),
+        ("json", t4, Instant::now()),
+    ];
+    let nn_stages = [
+        ("nn-setup", nn_times.setup),
+        ("nn-compute", nn_times.compute),
+        ("nn-output", nn_times.output),
+    ];
+    let timing: Vec<String> = stages
+        .iter()
+        .map(|(name, a, b)| (*name, ms(*a, *b)))
+        .chain(nn_stages.iter().map(|(name, d)| (*name, d.as_secs_f64() * 1e3)))
+        .map(|(name, dur)| format!("{name};dur={dur:.3}"))
+        .collect();
+    response.set_header("server-timing", timing.join(", "));
+    Ok(response)
 }
 
 fn models() -> Response {
     let list: Vec<_> = MODELS
         .iter()
         .enumerate()
-        .map(|(i, m)| {
-            let labels = load_labels(m).map(|l| l.len()).ok();
-            ModelInfo {
-                name: m.name.to_owned(),
-                default: i == 0,
-                input_shape: m.input_shape,
-                labels,
-            }
+        .map(|(i, m)| ModelInfo {
+            name: m.name.to_owned(),
+            default: i == 0,
+            input_shape: m.input_shape,
+            labels: m.labels.len(),
         })
         .collect();
-    json(200, &ModelsResponse { models: list })
+    let limits = Limits::from_env();
+    json(200, &ModelsResponse { models: list, limits: limits.reported() })
 }
 
 fn healthz() -> Result<Response, ApiError> {

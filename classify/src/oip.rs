@@ -7,7 +7,8 @@ mod infer;
 
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use spinfer_oip::{
-    ConfigTensor, ModelConfig, ModelMetadata, OipError, Reshape, ServerMetadata, TensorMetadata,
+    ConfigTensor, Health, ModelConfig, ModelMetadata, ModelReady, OipError, Reshape,
+    ServerMetadata, TensorMetadata,
 };
 use spinfer_pipeline::{find_model, ModelSpec, MODELS};
 
@@ -30,8 +31,11 @@ pub async fn handle(req: IncomingRequest, path: &str) -> Response {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).skip(1).collect();
     let result = match (segments.as_slice(), method) {
         ([], Method::Get) => Ok(ok_json(&server_metadata())),
-        (["health", "live"], Method::Get) => Ok(empty_ok()),
-        (["health", "ready"], Method::Get) => MODELS.iter().try_for_each(ready).map(|_| empty_ok()),
+        (["health", "live"], Method::Get) => Ok(ok_json(&Health { live: Some(true), ready: None })),
+        (["health", "ready"], Method::Get) => MODELS
+            .iter()
+            .try_for_each(ready)
+            .map(|_| ok_json(&Health { live: None, ready: Some(true) })),
         (["models", name, rest @ ..], method) => model_route(req, name, rest, method).await,
         _ => Err(OipError::NotFound(format!("no route for {path}"))),
     };
@@ -59,7 +63,9 @@ async fn model_route(
     };
     match (rest, method) {
         ([], Method::Get) => Ok(ok_json(&metadata(model))),
-        (["ready"], Method::Get) => ready(model).map(|_| empty_ok()),
+        (["ready"], Method::Get) => {
+            ready(model).map(|_| ok_json(&ModelReady { name: model.name.into(), ready: true }))
+        }
         (["config"], Method::Get) => Ok(ok_json(&config(model))),
         (["infer"], Method::Post) => infer::infer(req, model).await,
         (["infer"], _) => Err(OipError::Invalid("use POST on infer".into())),
@@ -128,10 +134,6 @@ fn config(model: &ModelSpec) -> ModelConfig {
 
 fn ok_json(value: &impl serde::Serialize) -> Response {
     spinfer_api::json(200, value)
-}
-
-fn empty_ok() -> Response {
-    Response::builder().status(200).body(Vec::new()).build()
 }
 
 /// The protocol's error answer.

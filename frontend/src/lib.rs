@@ -20,8 +20,10 @@ use spinfer_api::{header, json, ApiError, ClassifyResponse, ErrorBody, FrontendT
 use spinfer_api::{ModelsResponse, DEFAULT_MAX_BODY};
 use std::time::{Duration, Instant};
 
-/// Largest upload or fetched image the page accepts (classify's own default limit).
+/// Largest image the page accepts, uploaded or fetched (classify's own default limit).
 const MAX_IMAGE_BYTES: usize = DEFAULT_MAX_BODY;
+/// Room for a multipart envelope around an image of the largest size.
+const ENVELOPE_BYTES: usize = 64 * 1024;
 /// Overall time allowed for fetching an image by URL, unless `fetch_timeout_ms` says otherwise.
 const FETCH_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -77,11 +79,21 @@ fn fetch_deadline() -> Duration {
 async fn classify(req: IncomingRequest, query: &str) -> Result<Response, ApiError> {
     let start = Instant::now();
     let content_type = header(&req, "content-type");
-    let body = spinfer_api::read_body(req, MAX_IMAGE_BYTES).await?;
+    let body = spinfer_api::read_body(req, MAX_IMAGE_BYTES + ENVELOPE_BYTES)?;
     let mut fetch_ms = None;
     let image = match upload::parse(content_type.as_deref(), body)
         .map_err(|e| ApiError::new(400, e.code, e.message))?
     {
+        upload::Upload::Bytes(bytes) if bytes.len() > MAX_IMAGE_BYTES => {
+            return Err(ApiError::new(
+                413,
+                "body_too_large",
+                format!(
+                    "the image is {} bytes, over the limit of {MAX_IMAGE_BYTES} bytes",
+                    bytes.len()
+                ),
+            ))
+        }
         upload::Upload::Bytes(bytes) => bytes,
         upload::Upload::Url(url) => {
             let t = Instant::now();
@@ -131,11 +143,17 @@ fn forwarded_query(query: &str) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
+/// Classify's models and limits; the body limit the page works to is the smaller of
+/// classify's and this component's own.
 async fn models() -> Result<Response, ApiError> {
     let response =
         call_classify(Request::get(format!("{}/classify/models", classify_base()?)).build())
             .await?;
-    relay(&response, |models: ModelsResponse| models)
+    relay(&response, |mut models: ModelsResponse| {
+        let own = MAX_IMAGE_BYTES as u64;
+        models.limits.max_body_bytes = models.limits.max_body_bytes.min(own);
+        models
+    })
 }
 
 async fn call_classify(req: Request) -> Result<Response, ApiError> {

@@ -33,7 +33,7 @@ pub fn parse(content_type: Option<&str>, body: Vec<u8>) -> Result<Upload, Upload
                 .next()
                 .map(|b| b.trim_matches('"').to_owned())
                 .ok_or_else(|| err("bad_multipart", "multipart/form-data without a boundary"))?;
-            multipart_file(&body, &boundary).map(Upload::Bytes)
+            multipart_file(body, &boundary).map(Upload::Bytes)
         }
         "application/json" => {
             let value: serde_json::Value = serde_json::from_slice(&body)
@@ -47,24 +47,29 @@ pub fn parse(content_type: Option<&str>, body: Vec<u8>) -> Result<Upload, Upload
     }
 }
 
-/// The bytes of the file part of a multipart body.
-fn multipart_file(body: &[u8], boundary: &str) -> Result<Vec<u8>, UploadError> {
+/// The bytes of the file part of a multipart body, cut out of the body's own buffer (a
+/// 40 MiB photo is not copied into a second one).
+fn multipart_file(mut body: Vec<u8>, boundary: &str) -> Result<Vec<u8>, UploadError> {
     let delimiter = format!("--{boundary}").into_bytes();
+    // (lower-cased headers, where the part's data lies in `body`)
     let mut parts = Vec::new();
-    let mut rest = body;
-    while let Some(start) = find(rest, &delimiter) {
-        rest = &rest[start + delimiter.len()..];
-        if rest.starts_with(b"--") {
+    let mut pos = 0;
+    while let Some(found) = find(&body[pos..], &delimiter) {
+        pos += found + delimiter.len();
+        if body[pos..].starts_with(b"--") {
             break;
         }
-        let Some(end) = find(rest, &delimiter) else { break };
-        let part = rest[..end].strip_prefix(b"\r\n").unwrap_or(&rest[..end]);
-        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
-        if let Some(split) = find(part, b"\r\n\r\n") {
-            parts.push((
-                String::from_utf8_lossy(&part[..split]).to_ascii_lowercase(),
-                &part[split + 4..],
-            ));
+        let Some(len) = find(&body[pos..], &delimiter) else { break };
+        let (mut start, mut end) = (pos, pos + len);
+        if body[start..end].starts_with(b"\r\n") {
+            start += 2;
+        }
+        if body[start..end].ends_with(b"\r\n") {
+            end -= 2;
+        }
+        if let Some(split) = find(&body[start..end], b"\r\n\r\n") {
+            let headers = String::from_utf8_lossy(&body[start..start + split]).to_ascii_lowercase();
+            parts.push((headers, start + split + 4..end));
         }
     }
     if parts.is_empty() {
@@ -73,8 +78,12 @@ fn multipart_file(body: &[u8], boundary: &str) -> Result<Vec<u8>, UploadError> {
     let file = parts.iter().find(|(h, _)| h.contains("filename=")).or_else(|| {
         parts.iter().find(|(h, _)| h.contains("name=\"image\"") || h.contains("name=\"file\""))
     });
-    match file {
-        Some((_, bytes)) if !bytes.is_empty() => Ok(bytes.to_vec()),
+    match file.map(|(_, range)| range.clone()) {
+        Some(range) if !range.is_empty() => {
+            body.truncate(range.end);
+            body.drain(..range.start);
+            Ok(body)
+        }
         Some(_) => Err(err("empty_body", "the uploaded file is empty")),
         None => Err(err(
             "missing_file",
@@ -83,8 +92,19 @@ fn multipart_file(body: &[u8], boundary: &str) -> Result<Vec<u8>, UploadError> {
     }
 }
 
+/// Where `needle` first occurs in `haystack`: a scan for its first byte, then a compare
+/// (a 40 MiB upload is searched twice, so not a slice compare at every offset).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let (&first, _) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = haystack.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + i;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]

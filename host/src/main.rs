@@ -96,7 +96,7 @@ struct UpArgs {
     #[arg(long, default_value_t = 2000)]
     queue_timeout_ms: u64,
     /// Largest request body accepted by the host (components may set lower limits).
-    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, default_value_t = server::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: u64,
     /// Linear-memory cap per component instance, bytes.
     #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY", default_value_t = 512 * 1024 * 1024)]

@@ -19,6 +19,12 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
+/// The host's default body limit: the components' image limit
+/// ([`spinfer_api::DEFAULT_MAX_BODY`], 40 MiB) plus room for a multipart envelope or an OIP
+/// request's JSON header, so the component's own 413 (with its message) is what a client
+/// meets first.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = spinfer_api::DEFAULT_MAX_BODY as u64 + (8 << 20);
+
 /// Admission and body limits of the front door.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{assert_error, assert_still_serving, cat, check_model_on, repo_root, test_data, Host};
+use common::{
+    assert_error, assert_still_serving, cat, check_model_on, expected, repo_root, test_data, Host,
+};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -30,6 +32,27 @@ fn efficientnet_lite0_matches_reference_top5_for_every_image() {
     check_model("efficientnet_lite0");
 }
 
+/// The int8 model (derived from MobileNetV2 at set-up) gives the fp32 reference's top-1 for
+/// every image, decoded as served and as the reference decodes; its probabilities are its
+/// own (the accuracy guard, `make test-accuracy`, compares it with fp32 over 169 photos).
+#[test]
+fn mobilenetv2_int8_gives_the_reference_top1_for_every_image() {
+    let h = host();
+    for entry in expected("mobilenetv2") {
+        let image = entry["image"].as_str().unwrap();
+        let bytes = std::fs::read(test_data().join(image)).unwrap();
+        for decode in ["fast", "full"] {
+            let r = h.post(&format!("/classify?model=mobilenetv2_int8&decode={decode}"), &bytes);
+            assert_eq!(r.status, 200, "{image}: {}", r.text());
+            let got: spinfer_api::ClassifyResponse = r.parse();
+            assert_eq!(got.model, "mobilenetv2_int8");
+            let want = &entry["top5"][0];
+            assert_eq!(got.predictions[0].index as u64, want["index"], "{image} {decode}");
+            assert_eq!(got.predictions[0].label, want["label"], "{image} {decode}");
+        }
+    }
+}
+
 /// The same component and images through the host's OpenVINO backend (IR derived from
 /// the ONNX files by scripts/make-openvino-ir.sh).
 #[test]
@@ -45,6 +68,9 @@ fn openvino_backend_matches_reference_top5() {
     .unwrap_or_else(|f| panic!("spinfer with OpenVINO did not start:\n{}", f.stderr));
     check_model_on(&h, "mobilenetv2");
     check_model_on(&h, "efficientnet_lite0");
+    let r = h.post("/classify?model=mobilenetv2_int8&top=1", &cat());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["predictions"][0]["index"], 285, "{}", r.text());
 }
 
 #[test]
@@ -57,6 +83,12 @@ fn top_k_and_default_model() {
     assert_eq!(v["predictions"].as_array().unwrap().len(), 20);
     let r = h.post("/classify", &cat());
     assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 5);
+    // The stages again as Server-Timing, with what the JSON cannot hold (the body read,
+    // the answer's encoding) and the wasi-nn call split up.
+    let timing = r.header("server-timing").expect("a Server-Timing header").to_owned();
+    for stage in ["body", "decode", "preprocess", "inference", "topk", "json", "nn-compute"] {
+        assert!(timing.contains(&format!("{stage};dur=")), "{stage} missing: {timing}");
+    }
 }
 
 #[test]
@@ -95,8 +127,13 @@ fn models_and_health_routes() {
     assert_eq!(r.status, 200);
     let models = r.json()["models"].as_array().unwrap().clone();
     let names: Vec<_> = models.iter().map(|m| m["name"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(names, ["mobilenetv2", "efficientnet_lite0"]);
+    assert_eq!(names, ["mobilenetv2", "efficientnet_lite0", "mobilenetv2_int8"]);
     assert_eq!(models[0]["labels"], 1000);
+    // The limits in force, which the page sizes its checks by.
+    let limits = &r.json()["limits"];
+    assert_eq!(limits["max_body_bytes"], 40 * 1024 * 1024, "{}", r.text());
+    assert_eq!(limits["max_pixels"], 40_000_000);
+    assert_eq!(limits["max_header_pixels"], 200_000_000);
     assert_eq!(models[0]["input_shape"], serde_json::json!([1, 3, 224, 224]));
     assert_eq!(models[0]["default"], true);
     let r = h.get("/classify/healthz");
@@ -122,11 +159,13 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
         "unsupported_format",
     );
     assert_still_serving(h);
-    // Over classify's own 10 MiB limit (under the host's 16 MiB): 413 from the component.
-    assert_error(&h.post("/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
+    // Over classify's own 40 MiB limit (under the host's 48 MiB): 413 from the component.
+    let r = h.post("/classify", &vec![0u8; 40 * 1024 * 1024 + 1]);
+    assert_error(&r, 413, "body_too_large");
+    assert!(r.text().contains("over the limit of 41943040 bytes"), "{}", r.text());
     assert_still_serving(h);
-    // Over the host's 16 MiB limit: refused from Content-Length, body never read.
-    let r = h.request("POST", "/classify", &[("content-length", "17000000")], b"");
+    // Over the host's 48 MiB limit: refused from Content-Length, body never read.
+    let r = h.request("POST", "/classify", &[("content-length", "51000000")], b"");
     assert_error(&r, 413, "body_too_large");
     assert!(r.text().contains("host limit"), "{}", r.text());
     assert_still_serving(h);
@@ -149,7 +188,7 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
 
 #[test]
 fn chunked_body_over_the_host_limit_is_413() {
-    let body = vec![7u8; 17 * 1024 * 1024];
+    let body = vec![7u8; 49 * 1024 * 1024];
     let mut chunked = format!("{:x}\r\n", body.len()).into_bytes();
     chunked.extend_from_slice(&body);
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");
@@ -165,7 +204,7 @@ fn chunked_body_over_the_host_limit_is_413() {
 #[test]
 fn an_early_answer_reaches_a_client_that_writes_everything_first() {
     let h = host();
-    let body = vec![0u8; 12 * 1024 * 1024]; // over classify's 10 MiB, under the host's 16
+    let body = vec![0u8; 41 * 1024 * 1024]; // over classify's 40 MiB, under the host's 48
     let mut stream = TcpStream::connect(h.addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let head = format!(

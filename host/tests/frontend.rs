@@ -61,7 +61,9 @@ fn api_classify_raw_multipart_and_models() {
 
     let r = h.get("/api/models");
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["models"].as_array().unwrap().len(), 2);
+    assert_eq!(r.json()["models"].as_array().unwrap().len(), 3);
+    // The limit the page sizes its checks by: classify's, as frontend accepts it too.
+    assert_eq!(r.json()["limits"]["max_body_bytes"], 40 * 1024 * 1024, "{}", r.text());
 }
 
 #[test]
@@ -123,7 +125,7 @@ fn api_bad_requests_are_named() {
         "forbidden_address",
     );
     expect(h.post("/api/classify?model=nope", &cat()), 404, "unknown_model");
-    expect(h.post("/api/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
+    expect(h.post("/api/classify", &vec![0u8; 40 * 1024 * 1024 + 1]), 413, "body_too_large");
     assert_eq!(h.post("/api/classify", &cat()).status, 200);
 }
 

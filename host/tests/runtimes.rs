@@ -45,10 +45,14 @@ fn start(case: &str, manifest: &str, runtime: Runtime, image_port: u16) -> Optio
     }
 }
 
-/// classify: both models against ONNX Runtime's reference, its routes, every bad input.
+/// classify: both fp32 models against ONNX Runtime's reference, the int8 one's top-1, its
+/// routes, every bad input.
 fn classify_suite(h: &Host) {
     check_model_on(h, "mobilenetv2");
     check_model_on(h, "efficientnet_lite0");
+    let r = h.post("/classify?model=mobilenetv2_int8&top=1", &cat());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["predictions"][0]["label"], "Egyptian cat", "{}", r.text());
     let r = h.post("/classify?top=20", &cat());
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["model"], "mobilenetv2");
@@ -61,7 +65,7 @@ fn classify_suite(h: &Host) {
         .iter()
         .map(|m| m["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["mobilenetv2", "efficientnet_lite0"]);
+    assert_eq!(names, ["mobilenetv2", "efficientnet_lite0", "mobilenetv2_int8"]);
     assert_eq!(h.get("/classify/healthz").status, 200);
     // Spin's own health route, answered by the runtime, not a component.
     let r = h.get("/.well-known/spin/health");
@@ -77,7 +81,7 @@ fn classify_suite(h: &Host) {
         "unsupported_format",
     );
     assert_still_serving(h);
-    assert_error(&h.post("/classify", &vec![0u8; 10 * 1024 * 1024 + 1]), 413, "body_too_large");
+    assert_error(&h.post("/classify", &vec![0u8; 40 * 1024 * 1024 + 1]), 413, "body_too_large");
     assert_error(
         &h.post("/classify", &spinfer_testing::images::png_bomb()),
         422,
@@ -115,7 +119,7 @@ fn frontend_suite(h: &Host, image_port: u16) {
     assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 3);
     let r = h.get("/api/models");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["models"].as_array().unwrap().len(), 2);
+    assert_eq!(r.json()["models"].as_array().unwrap().len(), 3);
 
     let json = |body: String| {
         h.request("POST", "/api/classify", &[("content-type", "application/json")], body.as_bytes())

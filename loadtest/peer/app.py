@@ -7,9 +7,11 @@ Draft mode (on by default; PEER_DRAFT=0 turns it off): Pillow's `draft("RGB", (2
 asks libjpeg-turbo to decode a large JPEG at ½, ¼ or ⅛ scale, the one line a careful
 Python engineer adds — so the comparison is with the best version of this stack.
 
-Models: PEER_MODELS (comma-separated, default "mobilenetv2"; "efficientnet_lite0" too)
-are each loaded as one session per worker at import, and `?model=` picks one (the first
-by default) — how `loadtest/report.py memory` measures the cost of one more model here.
+Models: PEER_MODELS (comma-separated, default "mobilenetv2"; "efficientnet_lite0" and
+"mobilenetv2_int8" too — the int8 model set-up derives, models/mobilenetv2_int8) are each
+loaded as one session per worker at import, and `?model=` picks one (the first by default)
+— how `loadtest/report.py memory` measures the cost of one more model here, and how
+`loadtest/fastpath.py load` runs the peer on the same int8 model as spinfer.
 """
 import io
 import os
@@ -28,6 +30,7 @@ NORMALISATION = {
     # (p - 127) / 128 on 0..255 pixels
     "efficientnet_lite0": (np.full(3, 127 / 255, dtype=np.float32), np.full(3, 128 / 255, dtype=np.float32)),
 }
+NORMALISATION["mobilenetv2_int8"] = NORMALISATION["mobilenetv2"]  # quantised from it: same input
 MODEL_NAMES = [m.strip() for m in os.environ.get("PEER_MODELS", "mobilenetv2").split(",") if m.strip()]
 for _m in MODEL_NAMES:
     if _m not in NORMALISATION:
@@ -43,7 +46,7 @@ MODELS = {
 }
 
 app = Flask(__name__)
-app.config["MAX_CONTENT_LENGTH"] = 10 * 1024 * 1024
+app.config["MAX_CONTENT_LENGTH"] = 40 * 1024 * 1024  # as spinfer's classify
 
 
 def preprocess(data, model):

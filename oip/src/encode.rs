@@ -93,7 +93,7 @@ pub fn serialize_bytes(elements: &[Vec<u8>]) -> Vec<u8> {
 
 /// Triton's classification extension: the `k` largest values of one row as
 /// `"score:index:label"` (`"score:index"` without a label), best first.
-pub fn classification(row: &[f32], k: usize, labels: &[String]) -> Vec<Vec<u8>> {
+pub fn classification(row: &[f32], k: usize, labels: &[&str]) -> Vec<Vec<u8>> {
     let mut order: Vec<usize> = (0..row.len()).collect();
     order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
     order

@@ -63,6 +63,24 @@ pub struct ResponseOutput {
     pub data: Option<Value>,
 }
 
+/// `GET /v2/health/live` and `/v2/health/ready` when the answer is yes (200): Triton's
+/// clients read only the status, KServe's `InferenceRESTClient` reads these fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub live: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ready: Option<bool>,
+}
+
+/// `GET /v2/models/{name}[/versions/{v}]/ready` when the model is ready (200), as KServe
+/// answers it (clients of both kinds read the status).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelReady {
+    pub name: String,
+    pub ready: bool,
+}
+
 /// `GET /v2`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerMetadata {

@@ -130,7 +130,7 @@ fn bytes_elements_truncated_or_miscounted() {
 
 #[test]
 fn response_binary_and_json() {
-    let labels = ["a".to_owned(), "b".to_owned()];
+    let labels = ["a", "b"];
     let outputs = vec![
         Output {
             name: "l".into(),

@@ -18,8 +18,6 @@ pub enum PipelineError {
     TooManyPixels { width: u32, height: u32, pixels: u64, limit: u64 },
     #[error("image is too large to decode: {0}")]
     TooLarge(String),
-    #[error("labels file has {found} lines, the model has {expected} classes")]
-    LabelCount { found: usize, expected: usize },
 }
 
 impl PipelineError {
@@ -29,7 +27,6 @@ impl PipelineError {
             Self::EmptyBody | Self::NotAnImage | Self::Decode { .. } => 400,
             Self::UnsupportedFormat(_) => 415,
             Self::TooManyPixels { .. } | Self::TooLarge(_) => 422,
-            Self::LabelCount { .. } => 500,
         }
     }
 
@@ -41,7 +38,6 @@ impl PipelineError {
             Self::UnsupportedFormat(_) => "unsupported_format",
             Self::Decode { .. } => "decode_failed",
             Self::TooManyPixels { .. } | Self::TooLarge(_) => "image_too_large",
-            Self::LabelCount { .. } => "bad_labels",
         }
     }
 }

@@ -24,4 +24,4 @@ pub use preprocess::{
     f32s_from_le_bytes, model_input_bytes, normalise_nchw, resize_and_crop, tensor_le_bytes,
     to_model_input,
 };
-pub use topk::{softmax, top_k, Labels, Prediction};
+pub use topk::{softmax, top_k, Prediction};

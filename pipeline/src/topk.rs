@@ -1,7 +1,6 @@
-//! Logits → probabilities → the K most likely labels. Labels come from the model's
-//! label file (one class per line, line i = class index i).
+//! Logits → probabilities → the K most likely labels. Labels are the model's class names
+//! by output index ([`crate::ModelSpec::labels`], compiled in from its label file).
 
-use crate::error::PipelineError;
 use serde::Serialize;
 
 /// One ranked class.
@@ -10,39 +9,6 @@ pub struct Prediction {
     pub index: usize,
     pub label: String,
     pub probability: f32,
-}
-
-/// The class names of a model, in output order.
-#[derive(Debug, Clone)]
-pub struct Labels(Vec<String>);
-
-impl Labels {
-    /// Parse a label file and check it has exactly `classes` lines.
-    pub fn parse(text: &str, classes: usize) -> Result<Self, PipelineError> {
-        let names: Vec<String> =
-            text.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect();
-        if names.len() != classes {
-            return Err(PipelineError::LabelCount { found: names.len(), expected: classes });
-        }
-        Ok(Self(names))
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn get(&self, index: usize) -> &str {
-        &self.0[index]
-    }
-
-    /// Every label, by class index.
-    pub fn names(&self) -> &[String] {
-        &self.0
-    }
 }
 
 /// Numerically stable softmax (subtract the max, exponentiate, normalise).
@@ -54,13 +20,20 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 }
 
 /// The `k` highest probabilities, best first (ties: lower index first).
-pub fn top_k(probs: &[f32], k: usize, labels: &Labels) -> Vec<Prediction> {
-    let mut order: Vec<usize> = (0..probs.len().min(labels.len())).collect();
-    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+pub fn top_k(probs: &[f32], k: usize, labels: &[&str]) -> Vec<Prediction> {
+    let n = probs.len().min(labels.len());
+    let mut order: Vec<usize> = (0..n).collect();
+    let rank = |a: &usize, b: &usize| probs[*b].total_cmp(&probs[*a]).then(a.cmp(b));
+    // Only the K best need an order: select them first (a total order, so the same K and
+    // the same order as sorting all 1000).
+    if k < n {
+        order.select_nth_unstable_by(k, rank);
+        order.truncate(k);
+    }
+    order.sort_by(rank);
     order
         .into_iter()
-        .take(k)
-        .map(|i| Prediction { index: i, label: labels.get(i).to_owned(), probability: probs[i] })
+        .map(|i| Prediction { index: i, label: labels[i].to_owned(), probability: probs[i] })
         .collect()
 }
 
@@ -77,16 +50,22 @@ mod tests {
 
     #[test]
     fn top_k_orders_and_labels() {
-        let labels = Labels::parse("a\nb\nc\n", 3).unwrap();
-        let top = top_k(&[0.2, 0.5, 0.3], 2, &labels);
+        let top = top_k(&[0.2, 0.5, 0.3], 2, &["a", "b", "c"]);
         assert_eq!(top.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(top_k(&[0.2, 0.5], 5, &["a", "b"]).len(), 2);
+        assert!(top_k(&[0.2, 0.5], 0, &["a", "b"]).is_empty());
     }
 
     #[test]
-    fn wrong_label_count_is_an_error() {
-        assert_eq!(
-            Labels::parse("a\nb\n", 3).unwrap_err(),
-            PipelineError::LabelCount { found: 2, expected: 3 }
-        );
+    fn top_k_is_the_head_of_a_full_sort_ties_by_index() {
+        let probs: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 997) as f32 / 997.0).collect();
+        let labels: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let mut all: Vec<usize> = (0..1000).collect();
+        all.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        for k in [1, 5, 20, 999, 1000] {
+            let got: Vec<usize> = top_k(&probs, k, &labels).iter().map(|p| p.index).collect();
+            assert_eq!(got, all[..k], "k = {k}");
+        }
     }
 }

@@ -213,7 +213,7 @@ async fn serve(p: Prepared) -> anyhow::Result<()> {
             max_concurrency,
             max_queue: 64,
             queue_timeout: Duration::from_secs(2),
-            max_body_bytes: 16 * 1024 * 1024,
+            max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
             body_timeout: Duration::from_secs(30),
         },
     );

@@ -2,11 +2,13 @@
 // download). Starts the real `spinfer up` on a free loopback port and a loopback image
 // server for the URL case, then uploads a photo, submits a URL and a non-image the way
 // a person would, reading the answers off the page. Screenshots go to tests-output/.
+// The 200 MP phone photo is made before the test by `scripts/photos.py --big` (the
+// Makefile's test-browser target does it), never committed.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { readFileSync, mkdirSync, writeFileSync, existsSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -16,6 +18,7 @@ const data = process.env.SPINFER_TEST_DATA || join(root, "tests/data");
 const out = join(root, "tests-output");
 mkdirSync(out, { recursive: true });
 const cat = join(data, "images/chelsea.png");
+const bigPhoto = process.env.BIG_PHOTO || join(root, "target/photos/phone200.jpg");
 
 let host, images, browser, base;
 
@@ -120,5 +123,30 @@ test("a sample click works on a phone-sized screen, keyboard reachable", async (
   await p.waitForSelector("#predictions li");
   assert.equal((await topLabels(p))[0], "strawberry");
   writeFileSync(join(out, "home-phone.png"), await p.screenshot({ fullPage: true }));
+  await p.close();
+});
+
+test("the size limit shown is the API's, and a file over it is refused in words", async () => {
+  const p = await page();
+  const limits = await p.evaluate(async () => (await (await fetch("/api/models")).json()).limits);
+  assert.equal(limits.max_body_bytes, 40 * 1024 * 1024);
+  assert.equal(await p.textContent("#max-size"), "40 MiB");
+  const over = join(out, "over-the-limit.jpg");
+  writeFileSync(over, Buffer.alloc(limits.max_body_bytes + 1, 0xff));
+  await p.setInputFiles("#file", over);
+  await p.waitForSelector("#error:not([hidden])");
+  assert.equal(await p.textContent("#error"), "That image is too big (the limit is 40 MiB).");
+  await p.close();
+});
+
+test("a 200 MP phone photo is uploaded and classified", { timeout: 120_000 }, async () => {
+  assert.ok(existsSync(bigPhoto), `${bigPhoto} is missing: run scripts/photos.py --big first`);
+  const size = statSync(bigPhoto).size;
+  assert.ok(size >= 10 * 1024 * 1024 && size <= 40 * 1024 * 1024, `${size} bytes`);
+  const p = await page();
+  await p.setInputFiles("#file", bigPhoto);
+  await p.waitForSelector("#predictions li", { timeout: 100_000 });
+  assert.equal((await topLabels(p))[0], "bald eagle");
+  writeFileSync(join(out, "home-200mp.png"), await p.screenshot());
   await p.close();
 });

@@ -9,7 +9,8 @@ Runtime on the reference tensor (tests/data/tensors/), image top-5s with
 tests/data/expected_*.json. Bodies tritonclient's public API cannot produce (malformed
 JSON, a header length past the body, overflowing sizes) go through its own transport
 (`_post`) and error parsing (`_raise_if_error`), so every error is checked as a client sees
-it: an `InferenceServerException` carrying the server's message.
+it: an `InferenceServerException` carrying the server's message. KServe's own client
+(`InferenceRESTClient`, kserve_cases.py) runs on the same servers.
 
     .venv/bin/python tests/oip/test_oip.py [native|portable|spin|deps|spin-deps ...]
 """
@@ -27,6 +28,7 @@ from tritonclient.utils import InferenceServerException
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 from spinfer_proc import ROOT, Spin, Spinfer, find_spin  # noqa: E402
+from kserve_cases import KServeCases, batch  # noqa: E402
 
 DATA = os.environ.get("SPINFER_TEST_DATA", os.path.join(ROOT, "tests", "data"))
 TENSOR = os.path.join(DATA, "tensors", "chelsea_mobilenetv2_1x3x224x224_f32le.bin")
@@ -42,16 +44,22 @@ RUNTIMES = {
 }
 TOL = 1e-4
 M = "mobilenetv2"
+MODELS = (M, "efficientnet_lite0", "mobilenetv2_int8")
 
 
 def reference_tensor():
     return np.fromfile(TENSOR, dtype="<f4").reshape(1, 3, 224, 224)
 
 
-def ort_logits(x):
-    session = ort.InferenceSession(os.path.join(ROOT, "models", M, "model.onnx"),
+def ort_logits(x, model=M):
+    session = ort.InferenceSession(os.path.join(ROOT, "models", model, "model.onnx"),
                                    providers=["CPUExecutionProvider"])
     return session.run(["logits"], {"input": x})[0]
+
+
+def expected_top5(model, image):
+    with open(os.path.join(DATA, f"expected_{model}.json")) as f:
+        return next(e["top5"] for e in json.load(f)["images"] if e["image"] == image)
 
 
 def image_bytes(name):
@@ -79,6 +87,11 @@ def tensor_input(x, binary=True, name="input", datatype="FP32"):
 class Oip(unittest.TestCase):
     runtime = None
     server = None
+    # Helpers the KServe cases share.
+    reference_tensor = staticmethod(reference_tensor)
+    ort = staticmethod(ort_logits)
+    image = staticmethod(image_bytes)
+    expected_top5 = staticmethod(expected_top5)
 
     @classmethod
     def setUpClass(cls):
@@ -113,7 +126,7 @@ class Oip(unittest.TestCase):
         c = self.client
         self.assertTrue(c.is_server_live())
         self.assertTrue(c.is_server_ready())
-        for model in (M, "efficientnet_lite0"):
+        for model in MODELS:
             self.assertTrue(c.is_model_ready(model))
             self.assertTrue(c.is_model_ready(model, model_version="1"))
         self.assertFalse(c.is_model_ready("nope"))
@@ -147,13 +160,18 @@ class Oip(unittest.TestCase):
         r = self.client.infer(M, [tensor_input(x)], model_version="1")
         self.assertLessEqual(np.abs(r.as_numpy("logits") - self.reference).max(), TOL)
 
-    def test_fp32_batch4(self):
-        x = np.repeat(reference_tensor(), 4, axis=0)
-        x[1:] *= np.float32(0.5)  # rows 1..3 differ from row 0
-        r = self.client.infer(M, [tensor_input(x)])
-        logits = r.as_numpy("logits")
-        self.assertEqual(logits.shape, (4, 1000))
-        self.assertLessEqual(np.abs(logits - ort_logits(x)).max(), TOL)
+    def test_fp32_batches_json_and_binary(self):
+        # JSON at batch 8 is ~24 MB of text: what tritonclient (and KServe's client) send
+        # by default; it must fit classify's body limit.
+        for n in (1, 4, 8):
+            x = batch(reference_tensor(), n)
+            want = ort_logits(x)
+            for binary in (True, False):
+                r = self.client.infer(M, [tensor_input(x, binary)],
+                                      outputs=[tc.InferRequestedOutput("logits", binary_data=binary)])
+                logits = r.as_numpy("logits")
+                self.assertEqual(logits.shape, (n, 1000))
+                self.assertLessEqual(np.abs(logits - want).max(), TOL, f"batch {n} binary={binary}")
 
     def test_images_classification_top5(self):
         for model in (M, "efficientnet_lite0"):
@@ -205,7 +223,7 @@ class Oip(unittest.TestCase):
         self.refused(400, "image 0 of 1", infer, M, [images_input([b"not an image"])])
         self.refused(404, "unknown model", infer, "nope", [tensor_input(x)])
         self.refused(404, "unknown version", infer, M, [tensor_input(x)], model_version="3")
-        self.refused(413, "over the limit", infer, M, [images_input([b"\0" * (11 << 20)])])
+        self.refused(413, "over the limit", infer, M, [images_input([b"\0" * (40 << 20)])])
         # Bodies only a hostile client sends.
         head = b'{"inputs":[{"name":"input","shape":[1,3,224,224],"datatype":"FP32",' \
                b'"parameters":{"binary_data_size":%d}}]}'
@@ -252,7 +270,7 @@ def main():
     runtimes = sys.argv[1:] or list(RUNTIMES)
     suite = unittest.TestSuite()
     for name in runtimes:
-        case = type(f"Oip_{name}", (Oip,), {"runtime": name})
+        case = type(f"Oip_{name}", (Oip, KServeCases), {"runtime": name})
         suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(case))
     if "native" in runtimes:
         suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(MissingGraph))

@@ -22,7 +22,7 @@ struct Wanted {
 pub async fn infer(req: IncomingRequest, model: &'static ModelSpec) -> Result<Response, OipError> {
     let limits = Limits::from_env();
     let header = spinfer_api::header(&req, HEADER_LENGTH);
-    let body = spinfer_api::read_body(req, limits.max_body_bytes).await.map_err(|e| {
+    let body = spinfer_api::read_body(req, limits.max_body_bytes).map_err(|e| {
         let message = e.message().to_owned();
         if e.status() == 413 {
             OipError::TooLarge(message)
@@ -50,7 +50,7 @@ pub async fn infer(req: IncomingRequest, model: &'static ModelSpec) -> Result<Re
         }
     };
     let id = request.id.clone();
-    let logits = crate::nn::infer_batch(model, n as u32, &tensor)
+    let (logits, _) = crate::nn::infer_batch(model, n as u32, &tensor)
         .map_err(|e| OipError::Unavailable(e.to_string()))?;
     if logits.len() != n * model.classes {
         return Err(OipError::Unavailable(format!(
@@ -59,25 +59,21 @@ pub async fn infer(req: IncomingRequest, model: &'static ModelSpec) -> Result<Re
             model.classes
         )));
     }
-    let labels = match wanted.iter().any(|w| w.classification.is_some()) {
-        true => Some(crate::load_labels(model).map_err(|e| OipError::Unavailable(e.message()))?),
-        false => None,
-    };
     let outputs = wanted
         .into_iter()
-        .map(|w| match (w.classification, &labels) {
-            (Some(k), Some(labels)) => Output {
+        .map(|w| match w.classification {
+            Some(k) => Output {
                 data: OutputData::Bytes(
                     logits
                         .chunks(model.classes)
-                        .flat_map(|row| classification(row, k, labels.names()))
+                        .flat_map(|row| classification(row, k, model.labels))
                         .collect(),
                 ),
                 shape: vec![n, k],
                 name: w.name,
                 binary: w.binary,
             },
-            _ => Output {
+            None => Output {
                 data: OutputData::Fp32(logits.clone()),
                 shape: vec![n, model.classes],
                 name: w.name,

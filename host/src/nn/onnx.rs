@@ -102,26 +102,35 @@ impl SessionPool {
     }
 
     fn run(&self, inputs: Vec<(String, Tensor)>) -> Result<Vec<NamedTensor>, BackendError> {
-        let mut values: Vec<(String, ort::session::SessionInputValue<'static>)> =
+        let mut values: Vec<(&str, ort::session::SessionInputValue<'_>)> =
             Vec::with_capacity(inputs.len());
-        for (name, tensor) in inputs {
+        for (name, tensor) in &inputs {
             if tensor.ty != TensorType::Fp32 {
                 return Err(BackendError::UnsupportedTensorType(format!(
                     "{:?} (only fp32 inputs)",
                     tensor.ty
                 )));
             }
-            if !self.input_names.contains(&name) {
+            if !self.input_names.contains(name) {
                 return Err(access(format!(
                     "graph {:?} has no input named {name:?} (inputs: {:?})",
                     self.name, self.input_names
                 )));
             }
-            let data = spinfer_pipeline::f32s_from_le_bytes(&tensor.data);
             let shape: Vec<i64> = tensor.dimensions.iter().map(|&d| i64::from(d)).collect();
-            let value =
-                ort::value::Tensor::from_array((shape, data)).map_err(|e| access(e.to_string()))?;
-            values.push((name, value.into()));
+            let bad = |e: ort::Error| access(e.to_string());
+            // The tensor's bytes as ONNX Runtime's input, in place when they can be read as
+            // f32 where they lie; otherwise (misaligned, or a big-endian host) converted.
+            let value = match f32_view(&tensor.data) {
+                Some(floats) => {
+                    ort::value::TensorRef::from_array_view((shape, floats)).map_err(bad)?.into()
+                }
+                None => {
+                    let floats = spinfer_pipeline::f32s_from_le_bytes(&tensor.data);
+                    ort::value::Tensor::from_array((shape, floats)).map_err(bad)?.into()
+                }
+            };
+            values.push((name.as_str(), value));
         }
         self.with_session(|session| {
             let outputs = session.run(values).map_err(|e| access(e.to_string()))?;
@@ -139,6 +148,18 @@ impl SessionPool {
             Ok(named)
         })
     }
+}
+
+/// wasi-nn's little-endian f32 bytes as `f32`s without a copy, where the host is
+/// little-endian and the buffer is 4-byte aligned (as the allocator gives it).
+fn f32_view(bytes: &[u8]) -> Option<&[f32]> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    // SAFETY: every bit pattern is a valid f32; `align_to` puts only whole, aligned f32s
+    // in the middle slice, and the host's byte order is the data's.
+    let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
+    (head.is_empty() && tail.is_empty()).then_some(floats)
 }
 
 /// One session as every pool's are configured (graph optimisation level 3, one inter-op
@@ -223,5 +244,24 @@ impl BackendExecutionContext for PooledContext {
                 Ok(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f32_view;
+
+    #[test]
+    fn f32_view_reads_aligned_bytes_in_place_and_refuses_the_rest() {
+        let values = [1.5f32, -2.0, 3.25];
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let aligned: Vec<f32> = values.to_vec();
+        // SAFETY: viewing initialised f32s as bytes.
+        let as_bytes =
+            unsafe { std::slice::from_raw_parts(aligned.as_ptr().cast::<u8>(), aligned.len() * 4) };
+        assert_eq!(as_bytes, &bytes[..]);
+        assert_eq!(f32_view(as_bytes), Some(&values[..]));
+        assert_eq!(f32_view(&as_bytes[..11]), None, "a partial value");
+        assert_eq!(f32_view(&as_bytes[1..5]), None, "misaligned");
     }
 }
