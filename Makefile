@@ -77,7 +77,8 @@ up-portable: build
 # the image fast path: Wasm tax per stage and e2e p50 per photo size vs the Python peer;
 # then where a request's fixed cost goes (loadtest/fixedcost.py, docs/performance.md);
 # then spinfer vs the real Spin CLI on the same app (loadtest/spin_vs.py; skipped, with
-# the reason, where scripts/spin.sh finds no Spin).
+# the reason, where scripts/spin.sh finds no Spin); then JPEG decoding vs libjpeg-turbo at
+# the same scale, natively and in Wasm (scripts/decode_bench.sh, docs/performance.md).
 bench: build
 	@$(ENV) && bash scripts/bench.sh
 	@$(HOST_CARGO) build --release --locked -p spinfer-pipeline --example stages
@@ -85,6 +86,7 @@ bench: build
 	@$(ENV) && .venv/bin/python loadtest/fixedcost.py
 	@$(ENV) && .venv/bin/python loadtest/spin_vs.py
 	@$(ENV) && .venv/bin/python tests/observability/bench_tracing.py
+	@$(ENV) && bash scripts/decode_bench.sh
 
 test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-big test-browser test-observability
 

@@ -1,7 +1,7 @@
 //! `spinfer-bench` — measures the host and the portable provider (see `make bench`).
 
 use clap::{Parser, Subcommand};
-use spinfer_bench::{http, portable};
+use spinfer_bench::{command, http, portable};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -19,6 +19,18 @@ enum Command {
     /// Measure the Wasm wasi:nn provider (fresh instance per inference) against native
     /// ONNX Runtime on one tensor, with parity.
     Portable(portable::PortableArgs),
+    /// Run a WASI command component on the host's wasmtime engine with this process's
+    /// stdin/stdout (the decoder benchmark's Wasm side).
+    Wasm(WasmCli),
+}
+
+#[derive(Parser)]
+struct WasmCli {
+    #[command(flatten)]
+    args: command::CommandArgs,
+    /// Directory for precompiled components; `none` disables the cache.
+    #[arg(long, env = "SPINFER_CACHE_DIR")]
+    cache_dir: Option<String>,
 }
 
 #[derive(Parser)]
@@ -57,6 +69,10 @@ struct HttpCli {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Wasm(c) => {
+            let cache = spinfer::engine::cache_dir(c.cache_dir.as_deref());
+            command::run(&c.args, cache.as_deref())
+        }
         Command::Portable(b) => {
             spinfer::nn::init_onnxruntime(&b.ort_lib)?;
             let cache = spinfer::engine::cache_dir(b.cache_dir.as_deref());

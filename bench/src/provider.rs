@@ -21,9 +21,10 @@ mod bindings {
 use bindings::exports::wasi::nn::graph::{ExecutionTarget, GraphEncoding};
 use bindings::exports::wasi::nn::tensor::TensorType;
 
-struct Ctx {
-    wasi: WasiCtx,
-    table: ResourceTable,
+/// A store's WASI state (also `spinfer-bench wasm`'s).
+pub(crate) struct Ctx {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
 }
 
 impl WasiView for Ctx {

@@ -12,8 +12,8 @@
 //! decoded at full size.
 
 use crate::error::PipelineError;
+use crate::geometry::resized_size;
 use crate::jpeg;
-use crate::preprocess::resized_size;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use std::io::Cursor;
 

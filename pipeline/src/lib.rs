@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod error;
+pub mod geometry;
 pub mod jpeg;
 pub mod models;
 pub mod preprocess;
@@ -17,9 +18,10 @@ pub use image;
 
 pub use decode::{decode_for_resize, decode_full, decode_rgb8, DecodeLimits, Decoded};
 pub use error::PipelineError;
+pub use geometry::{geometry, resized_size, RESIZE};
 pub use models::{find_model, ModelSpec, Normalisation, MODELS};
 pub use preprocess::{
-    f32s_from_le_bytes, geometry, model_input_bytes, normalise_nchw, resize_and_crop, resized_size,
-    tensor_le_bytes, to_model_input, RESIZE,
+    f32s_from_le_bytes, model_input_bytes, normalise_nchw, resize_and_crop, tensor_le_bytes,
+    to_model_input,
 };
 pub use topk::{softmax, top_k, Prediction};

@@ -87,3 +87,74 @@ fn progressive_gives_the_same_pixels_as_the_baseline_encoding_of_the_same_image(
         assert!(p.unwrap() == b.unwrap(), "at {eighths}/8");
     }
 }
+
+#[test]
+fn outputs_stay_what_the_first_decoder_produced() {
+    // SHA-256 (first 8 bytes) of the RGB output at ⅛, ¼ and ½, as the decoder before the
+    // speed work (commit 3d8c245) produced them: the faster entropy decoding, the fused
+    // sparse IDCT and the SIMD colour conversion must not change a single byte (on 151
+    // photos, these among them; docs/performance.md). Baseline 4:2:0 with restarts,
+    // 4:2:2, 4:4:4, greyscale, progressive.
+    use sha2::{Digest, Sha256};
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/samples/");
+    let pinned = [
+        ("grey.jpg", ["5879d901060a6dea", "089f6f49e96feae8", "9a8fd21e039bd509"]),
+        ("progressive.jpg", ["9b6141f51b74488e", "ab200a134dafe372", "07d94e3ff71a1e0f"]),
+        ("s420_restart.jpg", ["9b6141f51b74488e", "ab200a134dafe372", "07d94e3ff71a1e0f"]),
+        ("s422.jpg", ["e39901d1f9755c90", "2579aac29c08b1b4", "0c36e5d6455c8977"]),
+        ("s444.jpg", ["f9cd4dad2e756a48", "c59eb61e9b021f59", "309f08f739cbf935"]),
+        ("eagle.jpg", ["3f94670488ddf9f6", "bf69450f9680b7b3", "b7c3bcedcd03d245"]),
+        ("grace_hopper.jpg", ["55192671deb81227", "97c88712703f6be6", "d44054a92a166f9a"]),
+        ("strawberry.jpg", ["5aee42219be30744", "e0791a39e748ad53", "43ceb8b6846352a9"]),
+        ("yurt.jpg", ["1375233220dff10e", "c879effe69db6f9b", "5e582b6939aac42c"]),
+    ];
+    for (name, hashes) in pinned {
+        let bytes = match std::fs::read(format!("{samples}{name}")) {
+            Ok(b) => b,
+            Err(_) => fixture(name),
+        };
+        for (eighths, want) in [1, 2, 4].into_iter().zip(hashes) {
+            let image = decode_reduced(&bytes, eighths).unwrap();
+            let got: String =
+                Sha256::digest(image.as_raw()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+            assert_eq!(got, want, "{name} at {eighths}/8");
+        }
+    }
+}
+
+#[test]
+fn hostile_scans_are_refused_or_decoded_never_a_panic() {
+    // Bad Huffman codes (the scan's bytes set to all ones), a DHT whose codes overflow,
+    // restart markers dropped, and data cut at every length: an error or an image.
+    for name in ["s420_restart.jpg", "progressive.jpg", "grey.jpg"] {
+        let bytes = fixture(name);
+        let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let mut ones = bytes.clone();
+        let end = ones.len() - 2;
+        ones[sos + 20..end].iter_mut().for_each(|b| *b = 0xFE);
+        for eighths in [1, 2, 4] {
+            assert!(decode_reduced(&ones, eighths).is_err(), "{name}: all-ones data decoded");
+        }
+        let dht = bytes.windows(2).position(|w| w == [0xFF, 0xC4]).unwrap();
+        let mut overfull = bytes.clone();
+        overfull[dht + 5] = 0xFF; // 255 codes of length 1
+        assert!(decode_reduced(&overfull, 2).is_err(), "{name}: overfull table accepted");
+        let rst_at = |i: usize| {
+            i > sos
+                && bytes[i] == 0xFF
+                && bytes.get(i + 1).is_some_and(|b| (0xD0..=0xD7).contains(b))
+        };
+        let without_rst: Vec<u8> = (0..bytes.len())
+            .filter(|&i| !(rst_at(i) || (i > 0 && rst_at(i - 1))))
+            .map(|i| bytes[i])
+            .collect();
+        if without_rst.len() < bytes.len() {
+            assert!(decode_reduced(&without_rst, 1).is_err(), "{name}: missing RSTn accepted");
+        }
+        for len in (sos..bytes.len()).step_by(7) {
+            for eighths in [1, 4] {
+                let _ = decode_reduced(&bytes[..len], eighths);
+            }
+        }
+    }
+}

@@ -1,36 +1,103 @@
-//! The entropy-coded segment of a baseline JPEG: a bit reader over the bytes (undoing
-//! the 0xFF00 byte stuffing, stopping at markers) and canonical Huffman tables with a
-//! 9-bit lookup for the common short codes. This is where a large photo's decode time
-//! goes — every coefficient's code must be read even when the output needs only the DC —
-//! so it works on a 64-bit buffer and a slice, with no per-byte calls.
+//! Canonical Huffman tables (ITU T.81 Annex C) and the symbol-level decoding the scan
+//! decoders share. Each table is expanded into three lookups indexed by the next
+//! [`LUT_BITS`] bits of the stream, so that nearly every symbol costs one load and one
+//! shift, with no branch per bit:
+//! - `fast`: the whole coefficient — code *and* its extra bits — when both fit: the DC
+//!   difference, or an AC run and value (what the ½- and ¼-scale IDCTs need);
+//! - `skip`: an AC symbol's total length (code + extra bits) and how far it moves along
+//!   the block, for the ⅛ scale, which must step over every AC coefficient but uses none;
+//! - `lut`: the symbol alone, for codes whose extra bits do not fit;
+//!
+//! and codes longer than `LUT_BITS` fall back to the canonical `maxcode` search.
 
-/// Why a scan cannot be decoded here (the caller falls back to the general decoder).
-pub type Error = &'static str;
+use super::bits::{extend, Bits};
+use super::frame::Error;
 
-const LUT_BITS: u32 = 9;
+/// Bits of lookahead the tables are indexed by.
+pub const LUT_BITS: u32 = 10;
+const LUT_SIZE: usize = 1 << LUT_BITS;
 
-/// A Huffman table (ITU T.81 Annex C), decoded with a lookup for codes up to 9 bits.
+/// One coefficient decoded from a prefix: `value` after `run` zeros, `len` bits in all
+/// (code + extra bits); `len` 0: not decodable from the prefix alone. For AC tables an
+/// end of block is `run` [`Fast::END`], and a run of sixteen zeros is run 15, value 0.
+/// Packed in one word (value, run, len from the top), so a lookup is one load.
+#[derive(Clone, Copy, Default)]
+pub struct Fast(u32);
+
+impl Fast {
+    pub const END: u32 = 64;
+
+    fn new(value: i32, run: u8, len: u32) -> Self {
+        Fast((value as u32) << 16 | u32::from(run) << 8 | len)
+    }
+
+    #[inline(always)]
+    pub fn len(self) -> u32 {
+        self.0 & 0xFF
+    }
+
+    #[inline(always)]
+    pub fn run(self) -> u32 {
+        (self.0 >> 8) & 0xFF
+    }
+
+    #[inline(always)]
+    pub fn value(self) -> i32 {
+        self.0 as i32 >> 16
+    }
+}
+
+/// A `skip` entry: low byte the symbol's total length (0: slow path), high byte how many
+/// positions it advances (run + 1, or 16), or [`SKIP_END`] for an end of block.
+const SKIP_END: u16 = 0xFF;
+
+/// Bits of lookahead of the multi-symbol skip table: as many whole AC symbols (codes and
+/// extra bits) as fit in them, stepped over in one lookup. A photo's AC symbols average
+/// about 5 bits at ⅛ scale's typical qualities, so one lookup takes two or more.
+const MULTI_BITS: u32 = 12;
+
+/// Whether a table codes DC differences (symbol = size) or AC run/size pairs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Dc,
+    Ac,
+}
+
 pub struct Table {
-    /// `(length << 8) | symbol` for codes of at most LUT_BITS bits, 0 otherwise.
-    lut: Vec<u16>,
-    /// For an AC table: each 9-bit prefix that holds a whole coefficient (code and its
-    /// extra bits) decoded in one step, see [`Fast`].
-    fast: Box<[Fast; 1 << LUT_BITS]>,
-    /// Largest code of each length (-1 when none), lengths 1..=16.
+    /// `(code length << 8) | symbol` for codes of at most LUT_BITS bits, 0 otherwise.
+    lut: Box<[u16; LUT_SIZE]>,
+    fast: Box<[Fast; LUT_SIZE]>,
+    skip: Box<[u16; LUT_SIZE]>,
+    /// For skipping, whole AC symbols in the next MULTI_BITS bits: bits 0–3 their total
+    /// length (0: none fits, take one symbol the other way), bit 4 whether the last is an
+    /// end of block, bits 5+ how many positions the others advance. Built only for the ⅛
+    /// scale (`Table::new`'s `for_skipping`).
+    multi: Option<Box<[u16; 1 << MULTI_BITS]>>,
+    /// Largest code of each length (-1 when none), lengths 1..=16; [17] a sentinel.
     maxcode: [i32; 18],
     /// Index into `values` of the first code of each length, minus that code.
     delta: [i32; 17],
     values: Vec<u8>,
 }
 
+fn boxed<T: Copy, const N: usize>(fill: T) -> Box<[T; N]> {
+    vec![fill; N].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!())
+}
+
 impl Table {
-    /// Build from a DHT segment's 16 counts and the symbols that follow them.
-    pub fn new(counts: &[u8; 16], values: &[u8]) -> Result<Table, Error> {
+    /// Build from a DHT segment's 16 counts and the symbols that follow them;
+    /// `for_skipping`: also the multi-symbol table for stepping over AC coefficients.
+    pub fn new(
+        counts: &[u8; 16],
+        values: &[u8],
+        class: Class,
+        for_skipping: bool,
+    ) -> Result<Table, Error> {
         let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
         if total > 256 || total > values.len() {
             return Err("Huffman table has more codes than symbols");
         }
-        let mut lut = vec![0u16; 1 << LUT_BITS];
+        let mut lut: Box<[u16; LUT_SIZE]> = boxed(0);
         let mut maxcode = [-1i32; 18];
         let mut delta = [0i32; 17];
         let (mut code, mut k) = (0u32, 0usize);
@@ -44,8 +111,8 @@ impl Table {
                 if len <= LUT_BITS {
                     let shift = LUT_BITS - len;
                     let first = (code << shift) as usize;
-                    let entry = ((len as u16) << 8) | u16::from(values[k]);
-                    lut[first..first + (1 << shift)].fill(entry);
+                    lut[first..first + (1 << shift)]
+                        .fill(((len as u16) << 8) | u16::from(values[k]));
                 }
                 code += 1;
                 k += 1;
@@ -56,278 +123,329 @@ impl Table {
             code <<= 1;
         }
         maxcode[17] = i32::MAX; // sentinel: no code is longer than 16 bits
-        let mut fast = Box::new([Fast::default(); 1 << LUT_BITS]);
-        for (prefix, (slot, &entry)) in fast.iter_mut().zip(&lut).enumerate() {
-            *slot = Fast::new(prefix, entry);
-        }
-        Ok(Table { lut, fast, maxcode, delta, values: values[..total].to_vec() })
-    }
-}
-
-/// One step of AC decoding from a 9-bit prefix: `len` bits hold the run/size code and the
-/// coefficient's extra bits; the coefficient is `value` after `run` zeros. `len` 0: the
-/// prefix is too short for that (slow path). End of block is `run` [`Fast::END`]; a run
-/// of 16 zeros is run 15 with value 0 (writing a zero where there is one already).
-#[derive(Clone, Copy, Default)]
-pub struct Fast {
-    pub value: i16,
-    pub run: u8,
-    pub len: u8,
-}
-
-impl Fast {
-    pub const END: u8 = 64;
-
-    fn new(prefix: usize, entry: u16) -> Fast {
-        let code_len = u32::from(entry >> 8);
-        let (run, size) = ((entry as u8) >> 4, u32::from(entry & 15));
-        if code_len == 0 || code_len + size > LUT_BITS {
-            return Fast::default();
-        }
-        let len = (code_len + size) as u8;
-        if size == 0 {
-            return match run {
-                0 => Fast { value: 0, run: Fast::END, len },
-                15 => Fast { value: 0, run: 15, len },
-                _ => Fast::default(), // not a valid AC symbol; the slow path reports it
+        let mut fast: Box<[Fast; LUT_SIZE]> = boxed(Fast::default());
+        let mut skip: Box<[u16; LUT_SIZE]> = boxed(0);
+        for (prefix, &entry) in lut.iter().enumerate() {
+            let code_len = u32::from(entry >> 8);
+            if code_len == 0 {
+                continue;
+            }
+            let symbol = entry as u8;
+            let (run, size) = match class {
+                Class::Dc => (0, u32::from(symbol)),
+                Class::Ac => (symbol >> 4, u32::from(symbol & 15)),
+            };
+            if class == Class::Ac {
+                skip[prefix] = match (run, size) {
+                    (0, 0) => (SKIP_END << 8) | code_len as u16,
+                    (15, 0) => (16 << 8) | code_len as u16,
+                    (_, 0) => 0, // not a valid AC symbol; the slow path reports it
+                    _ => (u16::from(run + 1) << 8) | (code_len + size) as u16,
+                };
+            }
+            if code_len + size > LUT_BITS || (class == Class::Dc && size > 11) {
+                continue;
+            }
+            let len = code_len + size;
+            fast[prefix] = match (class, run, size) {
+                (Class::Dc, _, 0) => Fast::new(0, 0, len),
+                (Class::Ac, 0, 0) => Fast::new(0, Fast::END as u8, len),
+                (Class::Ac, 15, 0) => Fast::new(0, 15, len),
+                (Class::Ac, _, 0) => continue,
+                _ => {
+                    let bits = (prefix >> (LUT_BITS - code_len - size)) as i32 & ((1 << size) - 1);
+                    Fast::new(extend(bits, size), run, len)
+                }
             };
         }
-        let bits = (prefix >> (LUT_BITS - code_len - size)) as i32 & ((1 << size) - 1);
-        Fast { value: extend(bits, size) as i16, run, len }
-    }
-}
-
-#[inline]
-fn extend(v: i32, count: u32) -> i32 {
-    if v < 1 << (count - 1) {
-        v - (1 << count) + 1
-    } else {
-        v
-    }
-}
-
-/// Reads bits MSB first from entropy-coded data. Past a marker (or the end of the data)
-/// it reads zero bits, as libjpeg does; `hit_marker` says that happened.
-pub struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-    buf: u64,
-    n: u32,
-    hit_marker: bool,
-    /// Zero bytes fed since a marker or the end of the data.
-    filled: u32,
-}
-
-impl<'a> Bits<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
-        Bits { data, pos: 0, buf: 0, n: 0, hit_marker: false, filled: 0 }
+        let multi = (for_skipping && class == Class::Ac).then(|| multi_table(&lut));
+        Ok(Table { lut, fast, skip, multi, maxcode, delta, values: values[..total].to_vec() })
     }
 
-    /// The AC fast-path step at the reader's position, already consumed; `len` 0 when
-    /// the slow path must decode it (nothing consumed then).
+    /// The coefficient at the reader's position, consumed when `len` ≠ 0 (needs
+    /// [`super::bits::SYMBOL_BITS`] buffered, as every method here).
     #[inline(always)]
-    pub fn fast(&mut self, table: &Table) -> Fast {
-        if self.n < 16 {
-            self.refill();
-        }
-        let step = table.fast[(self.buf >> (64 - LUT_BITS)) as usize];
-        // n ≥ 16 ≥ step.len here.
-        self.buf <<= step.len;
-        self.n -= u32::from(step.len);
+    pub fn fast(&self, bits: &mut Bits) -> Fast {
+        let step = self.fast[bits.peek(LUT_BITS)];
+        bits.consume(step.len());
         step
     }
 
-    #[inline(never)]
-    fn refill(&mut self) {
-        // Fast path: 4 plain bytes (no 0xFF among them) at once.
-        if self.n <= 32 && !self.hit_marker {
-            if let Some(chunk) = self.data.get(self.pos..self.pos + 4) {
-                let word = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-                // No byte equal to 0xFF (a zero byte in !word, the usual has-zero test).
-                if (!word).wrapping_sub(0x0101_0101) & word & 0x8080_8080 == 0 {
-                    self.buf |= u64::from(word) << (32 - self.n);
-                    self.n += 32;
-                    self.pos += 4;
-                    return;
-                }
-            }
-        }
-        while self.n <= 56 {
-            let byte = if self.hit_marker {
-                self.filled += 1;
-                0
-            } else {
-                match self.data.get(self.pos) {
-                    None => {
-                        self.hit_marker = true;
-                        0
-                    }
-                    Some(&0xFF) => match self.data.get(self.pos + 1) {
-                        Some(&0x00) => {
-                            self.pos += 2;
-                            0xFF
-                        }
-                        _ => {
-                            self.hit_marker = true; // a marker: stay in front of it
-                            0
-                        }
-                    },
-                    Some(&b) => {
-                        self.pos += 1;
-                        b
-                    }
-                }
-            };
-            self.buf |= u64::from(byte) << (56 - self.n);
-            self.n += 8;
-        }
+    /// The coefficient at the reader's position, not consumed.
+    #[inline(always)]
+    pub fn peek_fast(&self, bits: &Bits) -> Fast {
+        self.fast[bits.peek(LUT_BITS)]
     }
 
-    /// Decode one Huffman symbol.
+    /// Decode one symbol.
     #[inline(always)]
-    pub fn symbol(&mut self, table: &Table) -> Result<u8, Error> {
-        if self.n < 16 {
-            self.refill();
-        }
-        let entry = table.lut[(self.buf >> (64 - LUT_BITS)) as usize];
+    pub fn symbol(&self, bits: &mut Bits) -> Result<u8, Error> {
+        let entry = self.lut[bits.peek(LUT_BITS)];
         if entry != 0 {
-            let len = u32::from(entry >> 8);
-            self.buf <<= len;
-            self.n -= len;
+            bits.consume(u32::from(entry >> 8));
             return Ok(entry as u8);
         }
-        let bits = (self.buf >> 48) as i32; // 16 bits
-        let mut len = LUT_BITS + 1;
-        while len <= 16 {
-            let code = bits >> (16 - len);
-            if code <= table.maxcode[len as usize] {
-                self.buf <<= len;
-                self.n -= len;
-                let index = (code + table.delta[len as usize]) as usize;
-                return table.values.get(index).copied().ok_or("bad Huffman code");
+        let (len, symbol) = self.long_symbol(*bits)?;
+        bits.consume(len);
+        Ok(symbol)
+    }
+
+    /// A code longer than LUT_BITS: its length and symbol (the reader by value, so that
+    /// the caller's stays in registers).
+    #[inline(never)]
+    fn long_symbol(&self, bits: Bits) -> Result<(u32, u8), Error> {
+        let prefix = bits.peek(16) as i32;
+        for len in LUT_BITS + 1..=16 {
+            let code = prefix >> (16 - len);
+            if code <= self.maxcode[len as usize] {
+                let index = (code + self.delta[len as usize]) as usize;
+                return Ok((len, *self.values.get(index).ok_or("bad Huffman code")?));
             }
-            len += 1;
         }
         Err("bad Huffman code")
     }
 
-    /// Read `count` (0..=16) bits as a signed coefficient (T.81 F.2.2.1 EXTEND).
+    /// A DC difference (this is a DC table).
     #[inline(always)]
-    pub fn signed(&mut self, count: u32) -> i32 {
-        if count == 0 {
-            return 0;
+    pub fn dc_diff(&self, bits: &mut Bits) -> Result<i32, Error> {
+        let step = self.fast(bits);
+        if step.len() != 0 {
+            return Ok(step.value());
         }
-        extend(self.raw(count) as i32, count)
+        let size = u32::from(self.symbol(bits)?);
+        if size > 11 {
+            return Err("DC difference too large");
+        }
+        Ok(bits.signed(size))
     }
 
-    /// Read one bit (refinement passes read one per coefficient).
+    /// Step over the AC coefficients of one block (an AC table built `for_skipping`),
+    /// reading every code and dropping its extra bits unread: the ⅛ scale uses only the
+    /// DC. Several symbols per lookup while they stay inside the block; one at a time near
+    /// its end (where the 64th coefficient or an error must be noticed exactly).
     #[inline(always)]
-    pub fn bit(&mut self) -> bool {
-        if self.n == 0 {
-            self.refill();
-        }
-        let set = self.buf >> 63 == 1;
-        self.buf <<= 1;
-        self.n -= 1;
-        set
-    }
-
-    /// Read `count` (0..=16) bits as an unsigned number.
-    #[inline(always)]
-    pub fn raw(&mut self, count: u32) -> u32 {
-        if count == 0 {
-            return 0;
-        }
-        if self.n < count {
-            self.refill();
-        }
-        let v = (self.buf >> (64 - count)) as u32;
-        self.buf <<= count;
-        self.n -= count;
-        v
-    }
-
-    /// Where the first marker after the data read so far starts (stuffed bytes and
-    /// restart markers skipped): the end of this scan.
-    pub fn next_marker(&self) -> usize {
-        let mut at = self.pos;
-        while at + 1 < self.data.len() {
-            if self.data[at] == 0xFF && !matches!(self.data[at + 1], 0x00 | 0xD0..=0xD7 | 0xFF) {
-                return at;
+    pub fn skip_ac(&self, bits: &mut Bits) -> Result<(), Error> {
+        let multi = self.multi.as_deref().ok_or("no skip table")?;
+        let mut k = 1u32;
+        loop {
+            bits.ensure();
+            let group = u32::from(multi[bits.peek(MULTI_BITS)]);
+            let (eob, advance) = ((group >> 4) & 1, group >> 5);
+            if group != 0 && k + advance + eob <= 64 {
+                bits.consume(group & 15);
+                k += advance;
+                if eob != 0 || k == 64 {
+                    return Ok(());
+                }
+                continue;
             }
-            at += 1;
+            let entry = self.skip[bits.peek(LUT_BITS)];
+            let advance = u32::from(entry >> 8);
+            if entry == 0 {
+                // A code longer than the lookahead (or an invalid symbol).
+                let rs = self.symbol(bits)?;
+                let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
+                if size == 0 && run != 15 {
+                    return Ok(()); // end of block
+                }
+                bits.consume(size);
+                k += if size == 0 { 16 } else { run + 1 };
+            } else {
+                bits.consume(u32::from(entry & 0xFF));
+                if advance == u32::from(SKIP_END) {
+                    return Ok(());
+                }
+                k += advance;
+            }
+            if k >= 64 {
+                return if k == 64 { Ok(()) } else { Err("coefficient index past 63") };
+            }
         }
-        self.data.len()
     }
+}
 
-    /// Skip `count` (0..=16) bits.
-    #[inline(always)]
-    pub fn skip(&mut self, count: u32) {
-        self.raw(count);
-    }
-
-    /// Whether decoding has gone well past the end of the entropy-coded data: the scan
-    /// ended early (a legitimate reader stops within a few bytes of zero fill).
-    pub fn overrun(&self) -> bool {
-        self.filled > 64
-    }
-
-    /// At a restart interval's end: drop the buffered bits and expect RSTn here.
-    pub fn restart(&mut self, expected: u8) -> Result<(), Error> {
-        // Bytes taken into the buffer but not consumed are padding; the marker follows.
-        let mut at = self.pos;
-        while self.data.get(at) == Some(&0xFF) && self.data.get(at + 1) == Some(&0xFF) {
-            at += 1;
+/// The multi-symbol skip table of an AC code (see [`Table::skip_ac`]) from its `lut`.
+fn multi_table(lut: &[u16; LUT_SIZE]) -> Box<[u16; 1 << MULTI_BITS]> {
+    let mut multi: Box<[u16; 1 << MULTI_BITS]> = boxed(0);
+    for (prefix, slot) in multi.iter_mut().enumerate() {
+        let (mut at, mut advance, mut eob) = (0u32, 0u32, 0u32);
+        while at < MULTI_BITS && advance < 64 {
+            let rest = MULTI_BITS - at;
+            // The next LUT_BITS bits from `at` (zeros past the prefix's end).
+            let window = (prefix << at) & ((1 << MULTI_BITS) - 1);
+            let entry = lut[window >> (MULTI_BITS - LUT_BITS)];
+            let code_len = u32::from(entry >> 8);
+            let (run, size) = (u32::from(entry as u8 >> 4), u32::from(entry & 15));
+            if code_len == 0 || code_len + size > rest || (size == 0 && run != 0 && run != 15) {
+                break;
+            }
+            at += code_len + size;
+            if size == 0 && run == 0 {
+                eob = 1;
+                break;
+            }
+            advance += if size == 0 { 16 } else { run + 1 };
         }
-        if self.data.get(at..at + 2) != Some(&[0xFF, 0xD0 + expected]) {
-            return Err("restart marker missing or out of order");
+        if at > 0 {
+            *slot = (at | eob << 4 | advance << 5) as u16;
         }
-        self.pos = at + 2;
-        self.buf = 0;
-        self.n = 0;
-        self.hit_marker = false;
-        self.filled = 0;
-        Ok(())
     }
+    multi
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jpeg::bits::from_bit_string;
 
-    #[test]
-    fn codes_short_and_long_decode() {
-        // Two 1-bit codes would fill the space; use lengths 2, 2, 3, and one of 12 bits.
+    /// Lengths 2, 2, 3 and one of 12 bits (a long code).
+    fn table(values: &[u8], class: Class) -> Table {
         let mut counts = [0u8; 16];
         counts[1] = 2; // 00, 01
         counts[2] = 1; // 100
         counts[11] = 1; // 1010_0000_0000
-        let table = Table::new(&counts, &[7, 8, 9, 42]).unwrap();
-        // 01 | 100 | 1010_0000_0000 | 00 → bits: 0110 0101 0000 0000 00xx
-        let data = [0b0110_0101, 0b0000_0000, 0b0000_0000];
-        let mut bits = Bits::new(&data);
-        assert_eq!(bits.symbol(&table), Ok(8));
-        assert_eq!(bits.symbol(&table), Ok(9));
-        assert_eq!(bits.symbol(&table), Ok(42));
-        assert_eq!(bits.symbol(&table), Ok(7));
+        Table::new(&counts, values, class, true).unwrap()
     }
 
     #[test]
-    fn stuffed_bytes_and_markers() {
-        let data = [0xFF, 0x00, 0x80, 0xFF, 0xD9];
+    fn codes_short_and_long_decode() {
+        let table = table(&[7, 8, 9, 42], Class::Ac);
+        // 01 | 100 | 1010_0000_0000 | 00 → bits: 0110 0101 0000 0000 00xx
+        let data = [0b0110_0101, 0b0000_0000, 0b0000_0000];
         let mut bits = Bits::new(&data);
-        assert_eq!(bits.signed(8), 255);
-        assert_eq!(bits.signed(1), 1);
-        assert_eq!(bits.signed(3), -7); // 000 → -(2^3 - 1)
-        assert!(bits.hit_marker);
+        bits.ensure();
+        assert_eq!(table.symbol(&mut bits), Ok(8));
+        assert_eq!(table.symbol(&mut bits), Ok(9));
+        assert_eq!(table.symbol(&mut bits), Ok(42));
+        assert_eq!(table.symbol(&mut bits), Ok(7));
+    }
+
+    #[test]
+    fn a_code_that_is_not_in_the_table_is_an_error() {
+        // 1011_1111_1111_1111: longer than every code of its prefix, matches none.
+        let table = table(&[7, 8, 9, 42], Class::Ac);
+        let mut bits = Bits::new(&[0b1011_1111, 0xFF, 0x00, 0xFF, 0x00]);
+        bits.ensure();
+        assert_eq!(table.symbol(&mut bits), Err("bad Huffman code"));
     }
 
     #[test]
     fn overfull_tables_are_refused() {
         let mut counts = [0u8; 16];
         counts[0] = 3; // three 1-bit codes cannot exist
-        assert!(Table::new(&counts, &[1, 2, 3]).is_err());
+        assert!(Table::new(&counts, &[1, 2, 3], Class::Ac, false).is_err());
         counts[0] = 1;
-        assert!(Table::new(&counts, &[]).is_err());
+        assert!(Table::new(&counts, &[], Class::Ac, false).is_err());
+    }
+
+    #[test]
+    fn dc_differences_short_long_and_too_large() {
+        // Symbols (sizes): 00 → 3, 01 → 0, 100 → 12 (too large), long → 11.
+        let table = table(&[3, 0, 12, 11], Class::Dc);
+        // 00 101 (+5) | 01 (0) | 1010_0000_0000 + 11 bits 000_0000_0001 (-2046) | 100
+        let data = bytes(&["00101", "01", "101000000000", "00000000001", "100"].concat());
+        let mut bits = Bits::new(&data);
+        bits.ensure();
+        assert_eq!(table.dc_diff(&mut bits), Ok(5));
+        assert_eq!(table.dc_diff(&mut bits), Ok(0));
+        assert_eq!(table.dc_diff(&mut bits), Ok(-2046));
+        bits.ensure();
+        assert_eq!(table.dc_diff(&mut bits), Err("DC difference too large"));
+    }
+
+    /// An AC table: 00 → EOB (0x00), 01 → (run 0, size 1), 100 → ZRL (0xF0), and a
+    /// 12-bit code for (run 2, size 3).
+    fn ac() -> Table {
+        table(&[0x00, 0x01, 0xF0, 0x23], Class::Ac)
+    }
+
+    fn bytes(stream: &str) -> Vec<u8> {
+        from_bit_string(stream, &[0; 4])
+    }
+
+    #[test]
+    fn skipping_ac_stops_at_the_end_of_block_or_the_64th_coefficient() {
+        let table = ac();
+        // ±1 twice, the long code with 3 extra bits, EOB; then a marker bit pattern
+        // 01 that must stay unread.
+        let data = bytes(&"011010 101000000000101 00 01".replace(' ', ""));
+        let mut bits = Bits::new(&data);
+        assert_eq!(table.skip_ac(&mut bits), Ok(()));
+        bits.ensure();
+        assert_eq!(bits.take(2), 0b01);
+        // Three ZRLs (48 zeros) and 15 ±1s reach exactly 63 → the block ends, no EOB.
+        let full = "100".repeat(3) + &"011".repeat(15) + "11";
+        let data = bytes(&full);
+        let mut bits = Bits::new(&data);
+        assert_eq!(table.skip_ac(&mut bits), Ok(()));
+        bits.ensure();
+        assert_eq!(bits.take(2), 0b11);
+        // Four ZRLs run past coefficient 63.
+        let data = bytes(&"100".repeat(4));
+        assert_eq!(ac().skip_ac(&mut Bits::new(&data)), Err("coefficient index past 63"));
+    }
+
+    #[test]
+    fn skipping_stops_exactly_where_each_block_ends() {
+        // Random blocks of ±1 (01x), the 12-bit long code with 3 bits, ZRLs (100), ended
+        // by EOB (00) or by reaching coefficient 63; each followed by 16 marker bits that
+        // must be what the reader holds after the skip — through the multi-symbol lookups
+        // and the one-at-a-time path near the block's end alike.
+        let table = ac();
+        let mut seed = 7u32;
+        let mut next = |m: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 8) % m
+        };
+        for _ in 0..500 {
+            let mut stream = String::new();
+            let mut k = 1;
+            loop {
+                match next(8) {
+                    0 if k <= 48 => {
+                        stream += "100";
+                        k += 16;
+                    }
+                    1 if k <= 61 => {
+                        stream += &format!("101000000000{:03b}", next(8));
+                        k += 3;
+                    }
+                    2 => {
+                        stream += "00";
+                        break;
+                    }
+                    _ => {
+                        stream += &format!("01{}", next(2));
+                        k += 1;
+                    }
+                }
+                if k == 64 {
+                    break;
+                }
+            }
+            let marker = next(1 << 16);
+            stream += &format!("{marker:016b}");
+            let data = bytes(&stream);
+            let mut bits = Bits::new(&data);
+            assert_eq!(table.skip_ac(&mut bits), Ok(()), "{stream}");
+            bits.ensure();
+            assert_eq!(bits.take(16), marker, "{stream}");
+        }
+    }
+
+    #[test]
+    fn fast_entries_give_run_value_and_length() {
+        let table = ac();
+        let data = bytes("01001110000");
+        let mut bits = Bits::new(&data);
+        bits.ensure();
+        let a = table.fast(&mut bits);
+        assert_eq!((a.run(), a.value(), a.len()), (0, -1, 3));
+        let b = table.fast(&mut bits);
+        assert_eq!((b.run(), b.value(), b.len()), (0, 1, 3));
+        let z = table.fast(&mut bits);
+        assert_eq!((z.run(), z.value(), z.len()), (15, 0, 3));
+        let e = table.fast(&mut bits);
+        assert_eq!((e.run(), e.len()), (Fast::END, 2));
     }
 }

@@ -3,8 +3,17 @@
 //! pixel is the exact mean of the full 8-point IDCT over its (8/N)×(8/N) square (a box
 //! filter), computed without the full IDCT: averaging is linear, so it folds into the
 //! basis. For N = 1 only the DC term survives (the block mean is DC / 8).
+//!
+//! Dequantisation and the row pass are fused into entropy decoding: each non-zero
+//! coefficient, as it is decoded, adds `value · A[u]` to its row's accumulator
+//! ([`Rows::add`]), so no 64-entry block is ever zeroed, filled or scanned; the column
+//! pass ([`Rows::finish`]) then combines the eight rows. Coefficients arrive in zig-zag
+//! order, which visits each row's columns in increasing order, so every accumulator sums
+//! the same non-zero terms in the same order as a dense row-by-row pass: the same f32 bits
+//! (zero terms, skipped or added, change nothing but the sign of a zero). A block with
+//! only its DC is one value ([`Rows::finish_dc`]).
 
-use std::sync::OnceLock;
+use super::frame::ZIGZAG;
 
 /// `A[u][i]` = mean over x in square i of C(u)/2 · cos((2x+1)uπ/16), C(0) = 1/√2: a row
 /// and a column pass with it give the mean of (1/4)·ΣΣ C(u)C(v)·F(u,v)·cos·cos.
@@ -23,124 +32,170 @@ fn basis<const N: usize>() -> [[f32; N]; 8] {
     a
 }
 
-fn basis2() -> &'static [[f32; 2]; 8] {
-    static TABLE: OnceLock<[[f32; 2]; 8]> = OnceLock::new();
-    TABLE.get_or_init(basis::<2>)
+/// The ⅛-scale pixel of a block whose dequantised DC is `dc`.
+#[inline(always)]
+pub fn dc_pixel(dc: i32) -> u8 {
+    clamp(dc as f32 / 8.0)
 }
 
-fn basis4() -> &'static [[f32; 4]; 8] {
-    static TABLE: OnceLock<[[f32; 4]; 8]> = OnceLock::new();
-    TABLE.get_or_init(basis::<4>)
-}
-
-/// Rows and columns of the 8×8 block holding the coefficients up to zig-zag index k.
-const EXTENT: [(u8, u8); 64] = {
-    let mut out = [(0u8, 0u8); 64];
-    let (mut rows, mut cols, mut k) = (0u8, 0u8, 0);
-    while k < 64 {
-        let z = super::decoder::ZIGZAG[k];
-        if (z / 8) as u8 + 1 > rows {
-            rows = (z / 8) as u8 + 1;
-        }
-        if (z % 8) as u8 + 1 > cols {
-            cols = (z % 8) as u8 + 1;
-        }
-        out[k] = (rows, cols);
-        k += 1;
-    }
-    out
-};
-
-/// Dequantised coefficients `coef` (natural order, 8×8), of which none past zig-zag
-/// index `last` is non-zero, → `n`×`n` pixels written to `out` rows of `stride` bytes.
-pub fn idct_scaled(coef: &[i32; 64], last: usize, n: usize, out: &mut [u8], stride: usize) {
-    let (rows, cols) = EXTENT[last.min(63)];
-    let extent = (usize::from(rows), usize::from(cols));
-    match n {
-        1 => out[0] = clamp(coef[0] as f32 / 8.0),
-        2 => idct_box(coef, extent, basis2(), out, stride),
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        _ => simd::idct_box4(coef, extent, basis4(), out, stride),
-        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-        _ => idct_box(coef, extent, basis4(), out, stride),
-    }
-}
-
-/// The ½-scale box IDCT with Wasm SIMD: each row of four outputs is one f32x4. The same
-/// additions in the same order as [`idct_box`], lane by lane, so the same bits.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod simd {
-    use core::arch::wasm32::*;
-
-    pub fn idct_box4(
-        coef: &[i32; 64],
-        (rows, cols): (usize, usize),
-        a: &[[f32; 4]; 8],
-        out: &mut [u8],
-        stride: usize,
-    ) {
-        let basis: [v128; 8] = core::array::from_fn(|u| f32x4(a[u][0], a[u][1], a[u][2], a[u][3]));
-        let mut tmp = [f32x4_splat(0.0); 8];
-        for (v, row) in coef.chunks_exact(8).take(rows).enumerate() {
-            let mut acc = f32x4_splat(0.0);
-            for (&f, &b) in row[..cols].iter().zip(&basis) {
-                acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f as f32), b));
-            }
-            tmp[v] = acc;
-        }
-        let (lo, hi, half) = (f32x4_splat(0.0), f32x4_splat(255.0), f32x4_splat(128.5));
-        for j in 0..4 {
-            let mut acc = f32x4_splat(0.0);
-            for v in 0..rows {
-                acc = f32x4_add(acc, f32x4_mul(f32x4_splat(a[v][j]), tmp[v]));
-            }
-            let clamped = f32x4_pmin(hi, f32x4_pmax(lo, f32x4_add(acc, half)));
-            let ints = i32x4_trunc_sat_f32x4(clamped);
-            let bytes = u8x16_narrow_i16x8(i16x8_narrow_i32x4(ints, ints), i16x8_splat(0));
-            let word = i32x4_extract_lane::<0>(bytes).to_le_bytes();
-            out[j * stride..j * stride + 4].copy_from_slice(&word);
-        }
-    }
-}
-
-fn idct_box<const N: usize>(
-    coef: &[i32; 64],
-    (rows, cols): (usize, usize),
-    a: &[[f32; N]; 8],
-    out: &mut [u8],
-    stride: usize,
-) {
-    // Rows: tmp[v][i] = Σu F[v][u] · A[u][i], over the rows and columns that can be
-    // non-zero (for most blocks a few of each).
-    let mut tmp = [[0f32; N]; 8];
-    for (v, row) in coef.chunks_exact(8).take(rows).enumerate() {
-        let acc = &mut tmp[v];
-        for (&f, basis) in row[..cols].iter().zip(a) {
-            let f = f as f32;
-            for i in 0..N {
-                acc[i] += f * basis[i];
-            }
-        }
-    }
-    // Columns: out[j][i] = Σv A[v][j] · tmp[v][i].
-    for j in 0..N {
-        let mut acc = [0f32; N];
-        for v in 0..rows {
-            let w = a[v][j];
-            for i in 0..N {
-                acc[i] += w * tmp[v][i];
-            }
-        }
-        for (o, &x) in out[j * stride..j * stride + N].iter_mut().zip(&acc) {
-            *o = clamp(x);
-        }
-    }
-}
-
-#[inline]
+#[inline(always)]
 fn clamp(v: f32) -> u8 {
     (v + 128.5).clamp(0.0, 255.0) as u8
 }
+
+/// The row accumulators of one block on its way to N×N pixels (N = 2 or 4). Rows are
+/// four f32 lanes whatever N (lanes past N stay zero), one SIMD register each. The column
+/// pass runs over all eight rows, straight-line: rows that received nothing are zero and
+/// add nothing, and no per-coefficient bookkeeping of which rows were touched is needed.
+pub struct Rows<const N: usize> {
+    /// `A[u]`, lanes past N zero.
+    basis: [F32x4; 8],
+    /// `A[v][j]` in every lane: the column pass's weights.
+    weights: [[F32x4; 8]; N],
+    /// `A[0][0]`, for DC-only blocks.
+    a00: f32,
+    tmp: [F32x4; 8],
+}
+
+impl<const N: usize> Default for Rows<N> {
+    fn default() -> Self {
+        let a = basis::<N>();
+        let basis = a.map(|row| {
+            let mut lanes = [0f32; 4];
+            lanes[..N].copy_from_slice(&row);
+            F32x4::from(lanes)
+        });
+        let weights = core::array::from_fn(|j| core::array::from_fn(|v| F32x4::splat(a[v][j])));
+        Rows { basis, weights, a00: a[0][0], tmp: [F32x4::zero(); 8] }
+    }
+}
+
+impl<const N: usize> Rows<N> {
+    /// Add the dequantised coefficient `value` at zig-zag position `k` (non-zero values,
+    /// in increasing `k` within the block). A row's first term lands on +0: 0 + x = x.
+    #[inline(always)]
+    pub fn add(&mut self, k: usize, value: i32) {
+        let z = usize::from(ZIGZAG[k & 63]);
+        let (v, u) = ((z >> 3) & 7, z & 7);
+        self.tmp[v] = self.tmp[v].add(F32x4::splat(value as f32).mul(self.basis[u]));
+    }
+
+    /// A block whose only non-zero coefficient is the DC `value` (common: smooth areas,
+    /// most chroma blocks): every output pixel is the same, `A[0][0] · (value · A[0][0])`
+    /// as the general pass computes it (A[0][i] is the same for every i), so one scalar
+    /// conversion and a fill.
+    #[inline(always)]
+    pub fn finish_dc(&mut self, value: i32, out: &mut [u8], stride: usize) {
+        let a00 = self.a00;
+        let p = clamp(a00 * (value as f32 * a00));
+        for j in 0..N {
+            out[j * stride..j * stride + N].fill(p);
+        }
+    }
+
+    /// The column pass: write the N×N pixels to `out` (rows `stride` apart) and clear the
+    /// rows for the next block.
+    #[inline(always)]
+    pub fn finish(&mut self, out: &mut [u8], stride: usize) {
+        for (j, weights) in self.weights.iter().enumerate() {
+            let mut acc = F32x4::zero();
+            for (w, &row) in weights.iter().zip(&self.tmp) {
+                acc = acc.add(w.mul(row));
+            }
+            out[j * stride..j * stride + N].copy_from_slice(&acc.to_pixels()[..N]);
+        }
+        self.tmp = [F32x4::zero(); 8];
+    }
+}
+
+/// Four f32 lanes: Wasm SIMD, or plain arrays that native compilers vectorise — the same
+/// IEEE multiplications and additions lane by lane (no fused multiply-add), so the same
+/// bits.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod lanes {
+    use core::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub struct F32x4(v128);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn zero() -> Self {
+            F32x4(f32x4_splat(0.0))
+        }
+        #[inline(always)]
+        pub fn splat(v: f32) -> Self {
+            F32x4(f32x4_splat(v))
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            F32x4(f32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            F32x4(f32x4_mul(self.0, o.0))
+        }
+        /// `clamp(x + 128.5, 0, 255)` truncated, per lane. Not with `trunc_sat` (whose
+        /// NaN and overflow cases cost a dozen x86 instructions): the clamped value is
+        /// floored and added to 2^23, which puts the integer 0..=255 in the low byte of
+        /// each lane's bits, exactly.
+        #[inline(always)]
+        pub fn to_pixels(self) -> [u8; 4] {
+            let x = f32x4_add(self.0, f32x4_splat(128.5));
+            let clamped = f32x4_pmin(f32x4_splat(255.0), f32x4_pmax(f32x4_splat(0.0), x));
+            let biased = f32x4_add(f32x4_floor(clamped), f32x4_splat(8_388_608.0));
+            let bytes =
+                i8x16_shuffle::<0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0>(biased, biased);
+            i32x4_extract_lane::<0>(bytes).to_le_bytes()
+        }
+    }
+
+    impl From<[f32; 4]> for F32x4 {
+        fn from(l: [f32; 4]) -> Self {
+            F32x4(f32x4(l[0], l[1], l[2], l[3]))
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod lanes {
+    #[derive(Clone, Copy)]
+    pub struct F32x4([f32; 4]);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn zero() -> Self {
+            F32x4([0.0; 4])
+        }
+        #[inline(always)]
+        pub fn splat(v: f32) -> Self {
+            F32x4([v; 4])
+        }
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            let (a, b) = (self.0, o.0);
+            F32x4([a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]])
+        }
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            let (a, b) = (self.0, o.0);
+            F32x4([a[0] * b[0], a[1] * b[1], a[2] * b[2], a[3] * b[3]])
+        }
+        /// `clamp(x + 128.5, 0, 255)` truncated, per lane.
+        #[inline(always)]
+        pub fn to_pixels(self) -> [u8; 4] {
+            self.0.map(super::clamp)
+        }
+    }
+
+    impl From<[f32; 4]> for F32x4 {
+        fn from(l: [f32; 4]) -> Self {
+            F32x4(l)
+        }
+    }
+}
+
+use lanes::F32x4;
 
 #[cfg(test)]
 mod tests {
@@ -169,6 +224,44 @@ mod tests {
         out
     }
 
+    fn reduce<const N: usize>(coef: &[i32; 64]) -> Vec<u8> {
+        let mut rows = Rows::<N>::default();
+        for (k, &z) in ZIGZAG.iter().enumerate() {
+            if coef[usize::from(z)] != 0 {
+                rows.add(k, coef[usize::from(z)]);
+            }
+        }
+        let mut out = vec![0u8; N * N];
+        rows.finish(&mut out, N);
+        out
+    }
+
+    /// Today's dense definition: every row, every column up to the extent, in order.
+    fn dense<const N: usize>(coef: &[i32; 64]) -> Vec<u8> {
+        let a = basis::<N>();
+        let mut tmp = [[0f32; N]; 8];
+        for (v, row) in coef.chunks_exact(8).enumerate() {
+            for (&f, basis) in row.iter().zip(&a) {
+                for i in 0..N {
+                    tmp[v][i] += f as f32 * basis[i];
+                }
+            }
+        }
+        let mut out = vec![0u8; N * N];
+        for j in 0..N {
+            let mut acc = [0f32; N];
+            for v in 0..8 {
+                for i in 0..N {
+                    acc[i] += a[v][j] * tmp[v][i];
+                }
+            }
+            for i in 0..N {
+                out[j * N + i] = clamp(acc[i]);
+            }
+        }
+        out
+    }
+
     #[test]
     fn reduced_blocks_are_the_block_averaged_down() {
         // A steep ramp with a ripple: the N×N output is the mean of each (8/N)² square.
@@ -181,8 +274,11 @@ mod tests {
         }
         let coef = fdct(&px);
         for n in [1usize, 2, 4] {
-            let mut out = vec![0u8; n * n];
-            idct_scaled(&coef, 63, n, &mut out, n);
+            let out = match n {
+                1 => vec![dc_pixel(coef[0])],
+                2 => reduce::<2>(&coef),
+                _ => reduce::<4>(&coef),
+            };
             let k = 8 / n;
             for j in 0..n {
                 for i in 0..n {
@@ -196,5 +292,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn sparse_accumulation_gives_the_dense_pass_bits() {
+        // Blocks with a few non-zero coefficients anywhere (as photos have), and full ones.
+        let mut seed = 12345u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            seed >> 8
+        };
+        for case in 0..2000 {
+            let mut coef = [0i32; 64];
+            let count = if case % 10 == 0 { 64 } else { (next() % 12) as usize };
+            for _ in 0..count {
+                let z = (next() % 64) as usize;
+                coef[z] = (next() % 2001) as i32 - 1000;
+            }
+            assert_eq!(reduce::<4>(&coef), dense::<4>(&coef), "{coef:?}");
+            assert_eq!(reduce::<2>(&coef), dense::<2>(&coef), "{coef:?}");
+        }
+        assert_eq!(reduce::<4>(&[0; 64]), vec![128; 16]);
     }
 }

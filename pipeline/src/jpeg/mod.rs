@@ -6,13 +6,26 @@
 //! This file reads the frame header first (size, precision, components, coding process)
 //! so that every later decision — the header sanity cap, the bound on what will really
 //! be decoded, the choice of scale — is made before any pixel exists, and keeps the
-//! structural truncation check. [`decoder`] decodes baseline frames at reduced scale
-//! ([`huffman`]: the bit reader and tables, [`idct`]: the reduced inverse DCT); every
-//! other frame goes through the general decoder at full size.
+//! structural truncation check. The decoder itself is a chain whose modules only import
+//! the ones before them, as the bytes flow:
+//!
+//! [`frame`] (shared facts) → [`bits`] (entropy-coded bytes → bits) → [`huffman`]
+//! (tables, symbols) → [`markers`] (segments, headers) → [`idct`] (coefficients →
+//! N×N pixels) → [`planes`] → [`baseline`] / [`progressive`] (scans → coefficients →
+//! planes) → [`colour`] (planes → RGB) → [`decoder`] (the walk from SOI to EOI, EXIF).
+//!
+//! Baseline and progressive 8-bit frames, greyscale or YCbCr/RGB, are decoded at reduced
+//! scale here; every other frame goes through the general decoder at full size.
 
+mod baseline;
+mod bits;
+mod colour;
 mod decoder;
+mod frame;
 mod huffman;
 mod idct;
+mod markers;
+mod planes;
 mod progressive;
 
 use image::RgbImage;
@@ -103,12 +116,16 @@ pub fn decode_reduced(bytes: &[u8], eighths: u32) -> Result<RgbImage, &'static s
 /// structure: an end-of-image marker (FF D9) must follow the last start-of-scan
 /// (FF DA). Entropy-coded data stuffs every FF byte, so neither marker can appear
 /// inside a scan; an EXIF thumbnail's markers come before the main image's scan.
+///
+/// The last EOI is near the end and the first SOS near the start, so this looks at a few
+/// bytes at each end, not at the megabytes of entropy-coded data between them: "the last
+/// SOS comes before the last EOI" is "some SOS comes before the last EOI, and none after".
 pub fn is_complete(bytes: &[u8]) -> bool {
-    let find_last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
-    match (find_last(0xDA), find_last(0xD9)) {
-        (Some(sos), Some(eoi)) => eoi > sos,
-        _ => false,
-    }
+    let is = |marker: u8| move |w: &[u8]| w == [0xFF, marker];
+    let Some(eoi) = bytes.windows(2).rposition(is(0xD9)) else {
+        return false;
+    };
+    !bytes[eoi..].windows(2).any(is(0xDA)) && bytes[..eoi].windows(2).any(is(0xDA))
 }
 
 #[cfg(test)]
@@ -148,5 +165,19 @@ mod tests {
         assert_eq!(frame_header(b"\xFF\xD8\xFF\xDA\x00\x02"), None);
         let cmyk = FrameHeader { components: 4, ..frame };
         assert!(!cmyk.scalable());
+    }
+
+    #[test]
+    fn complete_means_an_end_of_image_after_the_last_scan() {
+        let scan = [0xFF, 0xDA, 0, 2, 0x12, 0x34];
+        let jpeg = |parts: &[&[u8]]| parts.concat();
+        assert!(is_complete(&jpeg(&[&[0xFF, 0xD8], &scan, &[0xFF, 0xD9]])));
+        assert!(is_complete(&jpeg(&[&[0xFF, 0xD8], &scan, &scan, &[0xFF, 0xD9], b"trailer"])));
+        // Cut inside the last scan, or a second scan after the last EOI (an EXIF
+        // thumbnail's EOI followed by the main image cut short).
+        assert!(!is_complete(&jpeg(&[&[0xFF, 0xD8], &scan])));
+        assert!(!is_complete(&jpeg(&[&[0xFF, 0xD8], &scan, &[0xFF, 0xD9], &scan])));
+        assert!(!is_complete(&[0xFF, 0xD8, 0xFF, 0xD9]));
+        assert!(!is_complete(&[]));
     }
 }
