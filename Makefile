@@ -151,9 +151,9 @@ soak: build
 slow-clients: build
 	@$(ENV) && .venv/bin/python loadtest/slowclients.py
 
-# The steps for a real cluster (nothing here can reach one).
+# The steps for a real cluster (nothing here can reach one): that section of k8s/README.md.
 deploy:
-	@sed -n '/^## Deploy to a real cluster/,/^## Validation/p' k8s/README.md | sed '$$d'
+	@awk '/^## Deploy to a real cluster/ {p = 1; print; next} p && /^## / {exit} p' k8s/README.md
 
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline
