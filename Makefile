@@ -90,9 +90,11 @@ bench: build
 
 test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-big test-browser test-observability
 
-# Formatting, clippy (-D warnings) on every workspace crate, the README's error table
-# against the code. Clippy runs on the host target for all crates (the components compile
-# there too; route B's Debian toolchain ships no clippy).
+# Formatting, clippy (-D warnings) on every workspace crate, and the documented tables
+# against the code: docs/api.md's error tables (check_error_table.py) and
+# docs/observability.md's metrics table (check_metrics_table.py). Clippy runs on the host
+# target for all crates (the components compile there too; route B's Debian toolchain
+# ships no clippy).
 lint: setup
 	@$(ENV) && cargo fmt --all --check
 	@$(HOST_CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
@@ -149,9 +151,9 @@ soak: build
 slow-clients: build
 	@$(ENV) && .venv/bin/python loadtest/slowclients.py
 
-# The steps for a real cluster (nothing here can reach one).
+# The steps for a real cluster (nothing here can reach one): that section of k8s/README.md.
 deploy:
-	@sed -n '/^## Deploy to a real cluster/,/^## Validation/p' k8s/README.md | sed '$$d'
+	@awk '/^## Deploy to a real cluster/ {p = 1; print; next} p && /^## / {exit} p' k8s/README.md
 
 test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-pipeline

@@ -7,7 +7,7 @@ with oha for a fixed time per image (three photos of different sizes), against
 spinfer's raw API (/classify), spinfer's page API (/api/classify) and the peer. Records
 RPS, p50/p90/p99, status codes, and the server's CPU time and RSS per step; checks 128
 users again with hey (Debian) as a second generator. Writes results/results.json, results/results.csv and SVG charts, and
-prints the summary that README.md quotes.
+prints the summary that loadtest/README.md quotes.
 """
 import json
 import os

@@ -8,7 +8,7 @@ Starts `spinfer up -f spin.toml` (native ONNX Runtime) on loopback, then in the 
   2. soak: an open loop at SOAK_LOAD (default 0.70) × saturation for SOAK_SECONDS
      (default 600): requests are scheduled at a fixed rate and sent by a pool of clients,
      so a slower server shows as latency, not as fewer requests.
-Every request kind has one expected status and error code (the README's error table);
+Every request kind has one expected status and error code (docs/api.md's error table);
 anything else counts as unexpected, a failed connection or read as a transport error.
 Prints per bucket (SOAK_BUCKET seconds, default 60): requests, status counts, p50/p99
 of all requests and of the good images, unexpected answers, transport errors, and the
@@ -251,7 +251,7 @@ def soak(addr, table, rate, pid):
 
     def sample_rss():
         # Once a second; a bucket's figure is the median of its samples, so that one
-        # moment's in-flight uploads (up to 16 × 17 MiB) do not decide it.
+        # moment's in-flight uploads (up to 16 × 49 MiB) do not decide it.
         for b in range(len(buckets)):
             samples = []
             while time.time() < start + (b + 1) * BUCKET:

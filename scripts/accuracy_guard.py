@@ -15,7 +15,7 @@ The int8 model (`mobilenetv2_int8`, derived at set-up by scripts/quantize_int8.p
 guarded the same way against the fp32 model it comes from: every photo of the set is also
 classified with `?model=mobilenetv2_int8`, and its top-1 must agree with fp32's on ≥ 98 %;
 on the nine shipped reference photos (full-size decode, the reference's path) it must give
-ONNX Runtime's reference top-1. Used by `make test` and quoted in README.md.
+ONNX Runtime's reference top-1. Used by `make test` and quoted in docs/performance.md.
 """
 import glob
 import json

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The README's error table against the code: every (status, code) pair the components and
+"""docs/api.md's error table against the code: every (status, code) pair the components and
 the host can answer must be in the table, and every row of the table must be answered by
 some code path. Reads the sources (no build needed); part of `make test` (via `make lint`).
 
@@ -11,7 +11,7 @@ Where codes come from:
 
 The Open Inference Protocol routes (`/v2/...`) answer `{"error": "<message>"}` with no
 code: their statuses (`OipError::status()` in oip/src/error.rs) must be exactly the rows
-of the README's `<!-- oip-error-table -->` section.
+of docs/api.md's `<!-- oip-error-table -->` section.
 """
 import re
 import sys
@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ["api/src", "classify/src", "frontend/src", "host/src", "pipeline/src"]
+# Where the tables live (the README points there).
+DOC = ROOT / "docs/api.md"
 PAIR = re.compile(r'\b([1-5]\d\d),\s*"([a-z][a-z0-9_]*)"')
 
 
@@ -53,11 +55,10 @@ def code_pairs():
     return pairs
 
 
-def readme_pairs():
-    text = (ROOT / "README.md").read_text()
-    table = text.split("<!-- error-table -->", 2)
+def doc_pairs():
+    table = DOC.read_text().split("<!-- error-table -->", 2)
     if len(table) != 3:
-        sys.exit("README.md: no <!-- error-table --> … <!-- error-table --> section")
+        sys.exit(f"{DOC.relative_to(ROOT)}: no <!-- error-table --> … <!-- error-table --> section")
     pairs = set()
     for row in table[1].splitlines():
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
@@ -68,13 +69,13 @@ def readme_pairs():
 
 
 def oip_statuses():
-    """(statuses `OipError::status()` returns, statuses in the README's OIP table)."""
+    """(statuses `OipError::status()` returns, statuses in docs/api.md's OIP table)."""
     text = non_test((ROOT / "oip/src/error.rs").read_text())
     body = re.search(r"fn status\(&self\)[^{]*\{(.*?)\n    \}", text, re.S).group(1)
     code = {int(s) for s in re.findall(r"=>\s*([1-5]\d\d)\b", body)}
-    table = (ROOT / "README.md").read_text().split("<!-- oip-error-table -->", 2)
+    table = DOC.read_text().split("<!-- oip-error-table -->", 2)
     if len(table) != 3:
-        sys.exit("README.md: no <!-- oip-error-table --> … <!-- oip-error-table --> section")
+        sys.exit(f"{DOC.relative_to(ROOT)}: no <!-- oip-error-table --> … <!-- oip-error-table --> section")
     doc = set()
     for row in table[1].splitlines():
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
@@ -86,16 +87,16 @@ def oip_statuses():
 def main():
     oip_code, oip_doc = oip_statuses()
     for s in sorted(oip_code - oip_doc):
-        print(f"README OIP error table lacks status {s} (OipError::status answers it)")
+        print(f"docs/api.md OIP error table lacks status {s} (OipError::status answers it)")
     for s in sorted(oip_doc - oip_code):
-        print(f"README OIP error table has status {s}, which OipError::status never answers")
+        print(f"docs/api.md OIP error table has status {s}, which OipError::status never answers")
     print(f"OIP error table: statuses {sorted(oip_doc)}, OipError::status {sorted(oip_code)}")
-    code, doc = code_pairs(), readme_pairs()
+    code, doc = code_pairs(), doc_pairs()
     missing, stale = sorted(code - doc), sorted(doc - code)
     for s, c in missing:
-        print(f"README error table lacks {s} `{c}` (answered by the code)")
+        print(f"docs/api.md error table lacks {s} `{c}` (answered by the code)")
     for s, c in stale:
-        print(f"README error table has {s} `{c}`, which no code answers")
+        print(f"docs/api.md error table has {s} `{c}`, which no code answers")
     print(f"error table: {len(doc)} rows' codes, {len(code)} in the code, "
           f"{len(missing)} missing, {len(stale)} stale")
     sys.exit(1 if missing or stale or oip_code != oip_doc else 0)

@@ -13,5 +13,5 @@ fi
 if found=$(command -v spin 2>/dev/null) && [[ -f "$found" ]]; then
   echo "$found"; exit 0
 fi
-echo "no Spin CLI: put spin on PATH or set SPIN_BIN to one (docs: README, Run it on Spin)" >&2
+echo "no Spin CLI: put spin on PATH or set SPIN_BIN to one (docs/spin.md, "Run it on Spin")" >&2
 exit 3

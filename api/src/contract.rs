@@ -98,7 +98,7 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// A stable machine-readable `code` (the README's error table) and a message for people.
+/// A stable machine-readable `code` (docs/api.md's error table) and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     pub code: String,

@@ -33,7 +33,7 @@ fn start(case: &str, manifest: &str, runtime: Runtime, image_port: u16) -> Optio
     match runtime {
         Runtime::Spinfer(args) => {
             // spinfer also checks addresses after DNS: the loopback image server must be
-            // allowed on its command line too (a kept difference: README).
+            // allowed on its command line too (a kept difference: docs/spin.md).
             let args = [args, &["--allow-private-host", &allow]].concat();
             Some(
                 Host::try_start(&manifest, &args, &env)
