@@ -105,11 +105,17 @@ impl Server {
         record: &RequestRecord,
     ) -> (Option<String>, Response) {
         let path = req.uri().path();
+        // The host's own answers read (and drop) any body first, within the limit, as the
+        // early 413 and 503 below do: hyper closes a connection whose request body was
+        // left unread, and a keep-alive client's next request would meet a closed socket.
         if path == "/.well-known/spin/health" {
+            discard(req.into_body(), self.limits.max_body_bytes, self.linger()).await;
             return (None, hyper::Response::new(full("OK")));
         }
         let Some(component) = self.app.router.route(path).map(str::to_owned) else {
-            return (None, json_error(404, "not_found", &format!("no route matches {path}")));
+            let answer = json_error(404, "not_found", &format!("no route matches {path}"));
+            discard(req.into_body(), self.limits.max_body_bytes, self.linger()).await;
+            return (None, answer);
         };
         if let Some(len) = content_length(&req) {
             if len > self.limits.max_body_bytes {

@@ -108,3 +108,43 @@ fn connections_over_the_cap_get_503() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(h.get(HEALTH).status, 200);
 }
+
+/// Read one response (head + `Content-Length` body) from a keep-alive connection: its
+/// status, or `None` when the server closed or reset the connection instead.
+fn read_response(s: &mut TcpStream) -> Option<u16> {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => raw.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    head.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn host_answers_to_requests_with_bodies_keep_the_connection() {
+    // The host answers these itself (health route, no route): the body it never needed
+    // must still be read, or the client's next request on the same keep-alive
+    // connection meets a closed socket.
+    let h = host(&[]);
+    let body = vec![b'x'; 200_000];
+    for (path, status) in [(HEALTH, 200), ("/no-such-route", 404)] {
+        let mut s = TcpStream::connect(h.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len())
+            .unwrap();
+        s.write_all(&body).unwrap();
+        assert_eq!(read_response(&mut s), Some(status), "POST {path}");
+        write!(s, "GET {HEALTH} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut s), Some(200), "the next request after POST {path}");
+    }
+}
