@@ -165,7 +165,7 @@ test-unit:
 
 test-integration:
 	@$(ENV) && bash scripts/check-wit.sh target/wasm32-wasip2/release/classify.wasm
-	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable --test runtimes --test connections --test drain --test selective -- --test-threads=2
+	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer --test classify --test host --test frontend --test portable --test runtimes --test connections --test drain --test selective --test graph_cache -- --test-threads=2
 	@$(ENV) && $(HOST_CARGO) test --release --locked -p spinfer-bench --test provider
 
 # The Open Inference Protocol on classify with PyPI tritonclient[http], against the native

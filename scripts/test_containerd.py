@@ -186,21 +186,25 @@ def pack(manifest, name, out, *extra):
          "--containerd16-rootfs", *extra])
 
 
+# Every model the app lists (/classify/models): the int8 one is derived at set-up.
+NODE_MODELS = ("mobilenetv2", "efficientnet_lite0", "mobilenetv2_int8")
+
+
 def make_node_dir(tmp):
     """What a node has: ONNX Runtime, the models and a runtime config naming them."""
     node = os.path.join(tmp, "node")
     os.makedirs(os.path.join(node, "models"))
     # A copy, not a link: the container reaches only what is inside the node directory.
     shutil.copy(os.environ["ORT_DYLIB_PATH"], os.path.join(node, "libonnxruntime.so"))
-    for m in ("mobilenetv2", "efficientnet_lite0"):
-        shutil.copytree(os.path.join(ROOT, "models", m), os.path.join(node, "models", m))
+    for m in NODE_MODELS:
+        shutil.copytree(os.path.join(ROOT, "models", m), os.path.join(node, "models", m),
+                        ignore=shutil.ignore_patterns("openvino"))
     write_node_config(node)
     return node
 
 
 def write_node_config(node, extra_model=None):
-    models = {"mobilenetv2": "models/mobilenetv2/model.onnx",
-              "efficientnet_lite0": "models/efficientnet_lite0/model.onnx"}
+    models = {m: f"models/{m}/model.onnx" for m in NODE_MODELS}
     if extra_model:
         models.update(extra_model)
     with open(os.path.join(node, "runtime-config.toml"), "w") as f:
@@ -257,6 +261,9 @@ def task_pid(ctd, cid):
 def functional(port, what):
     st, body = request(port, "POST", "/classify", EAGLE, {"Content-Type": "image/jpeg"})
     check(st == 200 and top1(body) == "bald eagle", f"{what}: POST /classify eagle.jpg → 200 bald eagle ({st})")
+    st, body = request(port, "POST", "/classify?model=mobilenetv2_int8", EAGLE, {"Content-Type": "image/jpeg"})
+    check(st == 200 and top1(body) == "bald eagle",
+          f"{what}: POST /classify?model=mobilenetv2_int8 eagle.jpg → 200 bald eagle ({st})")
     st, body = request(port, "GET", "/home")
     check(st == 200 and b"<html" in body.lower(), f"{what}: GET /home → 200 HTML ({st})")
     st, body = request(port, "POST", "/api/classify", EAGLE, {"Content-Type": "image/jpeg"})
@@ -388,8 +395,9 @@ def main():
         check(ctd.shim_pids() == [], f"kill + delete → no shim process left ({ctd.shim_pids()})")
         port_2 = free_port()
         figures["second_start_s"] = round(start(ctd, images["native"][0], "native-2", port_2), 3)
-        print(f"     ctr run → first 200 (second container, precompiled): {figures['second_start_s']} s")
-        check(figures["second_start_s"] < 1.0, f"second container starts in under a second ({figures['second_start_s']} s)")
+        # A figure against its target, not a pass/fail (no timed tests): the CRI test
+        # measures readiness properly (tests/cri, make test-cri).
+        print(f"     ctr run → first 200 (second container, precompiled): {figures['second_start_s']} s (target < 1 s)")
         st, body = request(port_2, "POST", "/classify", EAGLE)
         check(st == 200 and top1(body) == "bald eagle", f"second container: POST /classify → 200 bald eagle ({st})")
         run(ctd.ctr("task", "kill", "native-2"))

@@ -59,8 +59,12 @@ impl Native {
     ) -> anyhow::Result<Native> {
         let observe: InferenceObserver = Arc::new(|_, _| {});
         let cfg = PoolConfig { sessions: 1, intra_threads };
-        let registry =
-            SharedRegistry::load_onnx(&[(model.to_string(), file.to_path_buf())], cfg, observe)?;
+        let registry = SharedRegistry::load_onnx(
+            &[(model.to_string(), file.to_path_buf())],
+            cfg,
+            observe,
+            None,
+        )?;
         let graph = registry.get(model).expect("just loaded").clone();
         Ok(Native { graph })
     }

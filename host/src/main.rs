@@ -59,14 +59,14 @@ async fn up(args: UpArgs, cores: usize, max_concurrency: usize) -> anyhow::Resul
         config::RuntimeConfig::default()
     };
     let metrics = Arc::new(metrics::Metrics::default());
-    let registry = load_models(&args, &rc, cores, metrics.clone())?;
+    let cache_dir = engine::cache_dir(args.cache_dir.as_deref());
+    let registry = load_models(&args, &rc, cores, metrics.clone(), cache_dir.as_deref())?;
 
     let limits = engine::InstanceLimits {
         max_memory_bytes: args.max_instance_memory,
         timeout: Duration::from_millis(args.timeout_ms),
         max_instances: (max_concurrency * 4 + 8) as u32,
     };
-    let cache_dir = engine::cache_dir(args.cache_dir.as_deref());
     let overrides = spin_variable_overrides();
     let egress = spinfer::outbound::AddressPolicy::new(&args.allow_private_hosts, &args.resolve)
         .map_err(anyhow::Error::msg)?;
@@ -127,6 +127,7 @@ fn load_models(
     rc: &config::RuntimeConfig,
     cores: usize,
     metrics: Arc<metrics::Metrics>,
+    cache_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<nn::SharedRegistry>> {
     let nn_cfg = &rc.wasi_nn;
     let backend = args.nn_backend.as_deref().unwrap_or(&nn_cfg.backend);
@@ -170,7 +171,9 @@ fn load_models(
             [args.sessions, nn_cfg.sessions].into_iter().find(|&n| n > 0).unwrap_or(cores);
         let pool = nn::PoolConfig { sessions, intra_threads: nn_cfg.intra_op_threads };
         tracing::info!(sessions, intra_threads = pool.intra_threads, "ONNX Runtime session pools");
-        nn::SharedRegistry::load_onnx(&models, pool, observe)?
+        // Optimised graphs beside the precompiled components (nn/graph_cache.rs).
+        let graphs = cache_dir.and_then(nn::GraphCache::new);
+        nn::SharedRegistry::load_onnx(&models, pool, observe, graphs.as_ref())?
     };
     tracing::info!(
         backend,

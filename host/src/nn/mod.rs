@@ -7,8 +7,10 @@
 //! `BackendExecutionContext` traits and `GraphRegistry`, so the guest side
 //! (`load-by-name`, contexts, `compute`) is wasmtime-wasi-nn's own code.
 
+mod graph_cache;
 mod onnx;
 
+pub use graph_cache::GraphCache;
 use onnx::{PooledGraph, SessionPool};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +68,7 @@ pub fn init_onnxruntime(lib: &Path) -> Result<(), NnSetupError> {
     if !lib.is_file() {
         return Err(NnSetupError::MissingLibrary(lib.to_owned()));
     }
+    graph_cache::set_library(lib);
     let fail = |reason: String| NnSetupError::Library { path: lib.to_owned(), reason };
     // ort panics (rather than erroring) when the library cannot be dlopen'ed.
     std::panic::catch_unwind(|| {
@@ -151,12 +154,13 @@ impl SharedRegistry {
         models: &[(String, PathBuf)],
         cfg: PoolConfig,
         observe: InferenceObserver,
+        cache: Option<&GraphCache>,
     ) -> Result<Self, NnSetupError> {
         // One session per model now; each pool grows under load (`SessionPool`).
         let mut graphs = HashMap::new();
         for (name, path) in models {
             let pool: Box<dyn BackendGraph> =
-                Box::new(PooledGraph::new(SessionPool::load(name, path, cfg)?));
+                Box::new(PooledGraph::new(SessionPool::load(name, path, cfg, cache.cloned())?));
             graphs.insert(name.clone(), observed(name, pool.into(), &observe));
         }
         Ok(Self(Arc::new(graphs)))

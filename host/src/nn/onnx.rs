@@ -2,7 +2,7 @@
 //! in parallel; a request's execution context holds its tensors and borrows a session
 //! only for `compute`.
 
-use super::{NnSetupError, PoolConfig};
+use super::{GraphCache, NnSetupError, PoolConfig};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use wasmtime_wasi_nn::backend::{
@@ -18,6 +18,7 @@ pub(super) struct SessionPool {
     name: String,
     path: PathBuf,
     cfg: PoolConfig,
+    cache: Option<GraphCache>,
     state: Mutex<PoolState>,
     available: Condvar,
     input_names: Vec<String>,
@@ -33,11 +34,16 @@ impl SessionPool {
     /// Load `path` with its first session, created here: it proves the model loads, so a
     /// bad file fails the start. The rest of the pool is created when load needs it, so a
     /// replica's cold start pays one session per model and an idle replica holds one.
-    pub(super) fn load(name: &str, path: &Path, cfg: PoolConfig) -> Result<Self, NnSetupError> {
+    pub(super) fn load(
+        name: &str,
+        path: &Path,
+        cfg: PoolConfig,
+        cache: Option<GraphCache>,
+    ) -> Result<Self, NnSetupError> {
         if !path.is_file() {
             return Err(NnSetupError::MissingModel { name: name.into(), path: path.into() });
         }
-        let first = new_session(path, cfg).map_err(|e| NnSetupError::BadModel {
+        let first = new_session(path, cfg, cache.as_ref()).map_err(|e| NnSetupError::BadModel {
             name: name.into(),
             path: path.into(),
             reason: e.to_string(),
@@ -47,6 +53,7 @@ impl SessionPool {
             name: name.into(),
             path: path.into(),
             cfg,
+            cache,
             state: Mutex::new(PoolState { idle: vec![first], created: 1 }),
             available: Condvar::new(),
             input_names,
@@ -71,7 +78,7 @@ impl SessionPool {
                     let n = state.created;
                     drop(state);
                     let started = std::time::Instant::now();
-                    match new_session(&self.path, self.cfg) {
+                    match new_session(&self.path, self.cfg, self.cache.as_ref()) {
                         Ok(s) => {
                             tracing::info!(
                                 model = %self.name,
@@ -162,16 +169,52 @@ fn f32_view(bytes: &[u8]) -> Option<&[f32]> {
     (head.is_empty() && tail.is_empty()).then_some(floats)
 }
 
-/// One session as every pool's are configured (graph optimisation level 3, one inter-op
-/// thread, `intra_threads` intra-op threads).
-fn new_session(path: &Path, cfg: PoolConfig) -> Result<ort::session::Session, ort::Error> {
-    ort::session::Session::builder()
-        .and_then(|b| {
-            b.with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
-        })
-        .and_then(|b| b.with_intra_threads(cfg.intra_threads.max(1)))
-        .and_then(|b| b.with_inter_threads(1))
-        .and_then(|b| b.commit_from_file(path))
+/// One session as every pool's are configured (one inter-op thread, `intra_threads`
+/// intra-op threads, the graph optimised at level 3): from the optimised graph in `cache`
+/// when there is one (optimisation off), else from the model, saving its optimised graph
+/// there for the next session (graph_cache.rs says why).
+fn new_session(
+    path: &Path,
+    cfg: PoolConfig,
+    cache: Option<&GraphCache>,
+) -> Result<ort::session::Session, ort::Error> {
+    use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
+    let builder = || -> Result<SessionBuilder, ort::Error> {
+        ort::session::Session::builder()?
+            .with_intra_threads(cfg.intra_threads.max(1))?
+            .with_inter_threads(1)
+    };
+    let optimise = || builder()?.with_optimization_level(GraphOptimizationLevel::Level3);
+    let Some((cache, entry)) = cache.and_then(|c| Some((c, c.entry(path)?))) else {
+        return optimise()?.commit_from_file(path);
+    };
+    if entry.is_file() {
+        let cached = builder()?
+            .with_optimization_level(GraphOptimizationLevel::Disable)?
+            .commit_from_file(&entry);
+        match cached {
+            Ok(session) => return Ok(session),
+            Err(e) => tracing::warn!(cached = %entry.display(), error = %e,
+                "unusable optimised graph in the cache; optimising the model again"),
+        }
+    }
+    // Written under a temporary name and renamed: pods or processes starting together
+    // never read a half-written graph.
+    let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
+    let saved = std::fs::create_dir_all(cache.dir()).ok().and_then(|()| {
+        optimise().ok()?.with_optimized_model_path(&tmp).ok()?.commit_from_file(path).ok()
+    });
+    match saved {
+        Some(session) => {
+            let _ = std::fs::rename(&tmp, &entry);
+            Ok(session)
+        }
+        // An unwritable cache must not stop the model loading: without it, as before.
+        None => {
+            let _ = std::fs::remove_file(&tmp);
+            optimise()?.commit_from_file(path)
+        }
+    }
 }
 
 fn access(msg: String) -> BackendError {
