@@ -88,7 +88,7 @@ bench: build
 	@$(ENV) && .venv/bin/python tests/observability/bench_tracing.py
 	@$(ENV) && bash scripts/decode_bench.sh
 
-test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-big test-browser test-observability
+test: build lint test-unit k8s-check test-integration test-oip test-accuracy test-big test-browser test-observability test-prometheus
 
 # Formatting, clippy (-D warnings) on every workspace crate, and the documented tables
 # against the code: docs/api.md's error tables (check_error_table.py) and
@@ -190,17 +190,14 @@ test-browser:
 	@$(ENV) && SPINFER_BIN=$(SPINFER) node --test --test-concurrency=1 tests/browser/home.test.mjs
 
 # /metrics through the Prometheus project's OpenMetrics parser, CPU metering against /proc,
-# the span tree at a loopback OTLP receiver, a dead collector (docs/observability.md); the
-# shipped Prometheus rules through promtool where Debian's prometheus is installed.
+# the span tree at a loopback OTLP receiver, a dead collector (docs/observability.md).
 test-observability:
 	@$(ENV) && .venv/bin/python tests/observability/test_observability.py
-	@if command -v promtool >/dev/null; then promtool check rules k8s/monitoring/spinfer-rules.yml; \
-	else echo "SKIPPED promtool check rules: no promtool here (make test-prometheus installs Debian's prometheus)"; fi
 
-# Opt-in (~1 min; installs Debian's prometheus): a real Prometheus scrapes `spinfer up`
-# with the shipped rules loaded; PromQL checks rate, p99 and CPU per request after a load.
-test-prometheus: build
-	@bash scripts/setup.sh --prometheus
+# A real Prometheus (Debian's, installed by set-up) scrapes `spinfer up` with the shipped
+# rules loaded (promtool checks them first); PromQL checks rate, p99 and CPU per request
+# after a known load (~20 s).
+test-prometheus:
 	@promtool check rules k8s/monitoring/spinfer-rules.yml
 	@$(ENV) && .venv/bin/python tests/observability/test_prometheus.py
 

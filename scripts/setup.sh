@@ -13,6 +13,7 @@
 # native host dlopens), the wasmtime CLI (Wizer) and the test/tooling packages.
 # `--load` also installs the load generators (hey, oha) for `make load`.
 # `--cri` adds what `make test-cri` needs (below).
+# Also Debian's prometheus (promtool, and the server `make test-prometheus` scrapes with).
 # `--containerd` also installs Debian's containerd and runc for `make test-containerd`, and
 # protoc (protobuf-compiler) and libseccomp-dev, which the shim's build needs (containerd-client's
 # build script; youki's libcontainer links libseccomp).
@@ -166,11 +167,10 @@ else
 fi
 
 # ------------------------------------------------------------------ prometheus
-# Only for `make test-prometheus` (scripts/setup.sh --prometheus): Debian's Prometheus
-# server and promtool.
-if [[ " $* " == *" --prometheus "* ]]; then
-  apt_install prometheus
-fi
+# Debian's Prometheus server and promtool: `make test` checks the shipped rules with
+# promtool and has a real Prometheus scrape `spinfer up` (make test-prometheus). Where no
+# init system runs (CI, containers) the package starts no daemon; the test runs its own.
+apt_install prometheus
 
 # ------------------------------------------------------------------ load generators
 # Only for `make load` / `make load-report` (scripts/setup.sh --load): hey from Debian,
