@@ -99,7 +99,7 @@ class Oip(unittest.TestCase):
         if server is Spin:
             _, reason = find_spin()
             if reason:
-                raise unittest.SkipTest(f"no Spin CLI: {reason}")
+                raise unittest.SkipTest(reason)
         cls.server = server(*args).__enter__()
         cls.client = tc.InferenceServerClient(cls.server.addr, network_timeout=120)
         cls.reference = ort_logits(reference_tensor())
