@@ -15,6 +15,7 @@ use spinfer::{admin, app, config, engine, inspect, manifest, metrics, nn, server
 use anyhow::{bail, Context as _};
 use clap::Parser as _;
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +39,11 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(format: &str) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: a log file or collector gets plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         "json" => builder.json().init(),
         "text" => builder.init(),

@@ -241,6 +241,26 @@ fn metrics_on_the_admin_listener() {
     );
 }
 
+/// The access log read from a pipe, as a container runtime or log collector reads it:
+/// plain text (no terminal colour codes) with times to the microsecond.
+#[test]
+fn the_access_log_is_plain_text_when_not_on_a_terminal() {
+    let h = faults(&[]);
+    assert_ok(&h);
+    let line = std::iter::from_fn(|| h.stderr.recv_timeout(Duration::from_secs(10)).ok())
+        .find(|l| l.contains("/fault/ok") && l.contains("request"))
+        .expect("an access log line for /fault/ok");
+    assert!(!line.contains('\x1b'), "terminal escape codes in a piped log: {line:?}");
+    for field in ["ms=", "cpu_ms="] {
+        let value = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(field))
+            .unwrap_or_else(|| panic!("no {field} in {line}"));
+        let decimals = value.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(value.parse::<f64>().is_ok() && decimals <= 3, "{field}{value} in {line}");
+    }
+}
+
 #[test]
 fn sigterm_drains_in_flight_requests() {
     let h = faults(&["--timeout-ms", "1500"]);
