@@ -145,7 +145,14 @@ class CpuMetering(unittest.TestCase):
         self.assertAlmostEqual(direct_sum / direct["proc"], 1, delta=0.10)
         self.assertAlmostEqual(chained_sum / chained["proc"], 1, delta=0.10)
         self.assertGreater(chained["frontend"], 0)
-        self.assertAlmostEqual(chained["classify"] / direct["classify"], 1, delta=0.10)
+        # Chained, classify's CPU is charged to classify, not to the frontend that called
+        # it: the frontend only forwards (~0.6 ms of ~12 ms per request here) ...
+        self.assertGreater(chained["classify"], 5 * chained["frontend"])
+        # ... and classify costs what it costs when called directly. Not an accuracy
+        # bound (the two ratios to /proc above are): the same work measured in two series
+        # differs by what the machine does meanwhile (0.85-1.12x seen in 25 runs on the
+        # 2-core VM), while a misattributed or doubly charged chain is off by ~2x.
+        self.assertAlmostEqual(chained["classify"] / direct["classify"], 1, delta=0.25)
 
 
 class Refusals(unittest.TestCase):
