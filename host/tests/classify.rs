@@ -153,6 +153,12 @@ fn bad_inputs_get_clear_json_errors_and_the_next_request_works() {
     assert_error(&r, 400, "decode_failed");
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("JPEG"), "{}", r.text());
     assert_still_serving(h);
+    // What `make fuzz` found (a GIF whose screen is 0 pixels wide): classify trapped, 500.
+    let gif = std::fs::read(repo_root().join("fuzz/corpus/image/zero_width_screen.gif")).unwrap();
+    let r = h.post("/classify", &gif);
+    assert_error(&r, 400, "decode_failed");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("no pixels"), "{}", r.text());
+    assert_still_serving(h);
     assert_error(
         &h.post("/classify", b"II*\x00\x08\x00\x00\x00tiff-ish bytes"),
         415,

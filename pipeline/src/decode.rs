@@ -166,6 +166,14 @@ fn decode_general(
     reader.no_limits();
     let mut decoder = reader.into_decoder().map_err(fail)?;
     let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        // Some decoders accept such a header and return an empty image, which nothing
+        // downstream can resize or crop.
+        return Err(PipelineError::Decode {
+            format: format_name(format),
+            reason: format!("the image is {width}x{height}: it has no pixels"),
+        });
+    }
     check_pixels(width, height, limits.max_pixels.min(limits.max_header_pixels))?;
     decoder.set_limits(image::Limits::default()).map_err(|_| PipelineError::TooManyPixels {
         width,
@@ -207,6 +215,23 @@ mod tests {
             let bytes = encode(&sample(31, 17), format);
             let rgb = decode_rgb8(&bytes, DecodeLimits::default()).unwrap();
             assert_eq!(rgb.dimensions(), (31, 17), "{format:?}");
+        }
+    }
+
+    /// Found by `make fuzz` (image target, 2026-12-06): a GIF whose logical screen is 0
+    /// pixels wide decoded to an empty image, and classify trapped on it (500) instead of
+    /// answering 400.
+    #[test]
+    fn an_image_without_pixels_is_a_decode_error() {
+        let mut gif = encode(&sample(4, 4), ImageFormat::Gif);
+        gif[6..8].copy_from_slice(&[0, 0]); // logical screen width
+        for r in [
+            decode_for_resize(&gif, DecodeLimits::default(), 256).map(|_| ()),
+            decode_rgb8(&gif, DecodeLimits::default()).map(|_| ()),
+        ] {
+            let e = r.unwrap_err();
+            assert_eq!((e.status(), e.code()), (400, "decode_failed"), "{e}");
+            assert!(e.to_string().contains("0x4"), "{e}");
         }
     }
 
