@@ -93,6 +93,9 @@ def kinds():
         ("empty_body", 3, "POST", "/classify", b"", octet, 400, "empty_body"),
         ("not_an_image", 3, "POST", "/classify", b"hello, not an image" * 10, octet, 400, "not_an_image"),
         ("truncated_jpeg", 3, "POST", "/classify", eagle[: len(eagle) * 2 // 3], octet, 400, "decode_failed"),
+        # make fuzz's find: a GIF whose screen is 0 pixels wide (classify used to trap on it)
+        ("image_without_pixels", 2, "POST", "/classify", read("fuzz/corpus/image/zero_width_screen.gif"), octet,
+         400, "decode_failed"),
         ("bad_top", 2, "POST", "/classify?top=99", eagle, octet, 400, "bad_top"),
         ("bad_decode", 2, "POST", "/classify?decode=slow", eagle, octet, 400, "bad_decode"),
         ("unknown_model", 2, "POST", "/classify?model=resnet9000", eagle, octet, 404, "unknown_model"),
