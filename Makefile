@@ -162,7 +162,7 @@ test-unit:
 	$(HOST_CARGO) test --release --locked -p spinfer-oip
 	$(HOST_CARGO) test --release --locked -p spinfer --lib
 	$(HOST_CARGO) test --release --locked -p spinfer-cgroup-stats
-	$(HOST_CARGO) test --release --locked -p spinfer-bench -p spinfer-testing --lib
+	$(HOST_CARGO) test --release --locked -p spinfer-bench -p spinfer-testing -p spinfer-api --lib
 	$(HOST_CARGO) test --release --locked -p frontend --lib
 
 test-integration:

@@ -36,6 +36,12 @@ pub struct Prediction {
     pub probability: f32,
 }
 
+/// A duration in milliseconds to the microsecond, as every `*_ms` figure of the contract
+/// carries it (`1.801`, not `1.8010249999999999`).
+pub fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
 /// Where classify spent a request, milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
@@ -108,5 +114,25 @@ pub struct ErrorDetail {
 impl ErrorBody {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self { error: ErrorDetail { code: code.into(), message: message.into() } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn milliseconds_are_written_to_the_microsecond() {
+        let t = Timings {
+            decode: millis(Duration::from_nanos(1_801_025)),
+            preprocess: millis(Duration::from_nanos(996_831)),
+            inference: millis(Duration::from_nanos(13_777_664)),
+            total: millis(Duration::from_nanos(16_688_077)),
+        };
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"decode":1.801,"preprocess":0.997,"inference":13.778,"total":16.688}"#
+        );
     }
 }

@@ -128,7 +128,7 @@ async fn classify(req: IncomingRequest, query: String) -> Result<Response, ApiEr
         ));
     }
     let predictions = top_k(&softmax(&logits), options.top, options.model.labels);
-    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    let ms = |a: Instant, b: Instant| spinfer_api::millis(b - a);
     let predictions = predictions
         .into_iter()
         .map(|p| spinfer_api::Prediction {

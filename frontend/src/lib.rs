@@ -171,5 +171,5 @@ fn into_api(e: fetch::FetchError) -> ApiError {
 }
 
 fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1e3
+    spinfer_api::millis(since.elapsed())
 }

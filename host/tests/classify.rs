@@ -83,6 +83,12 @@ fn top_k_and_default_model() {
     assert_eq!(v["predictions"].as_array().unwrap().len(), 20);
     let r = h.post("/classify", &cat());
     assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 5);
+    // Times to the microsecond, as the contract writes them (not 1.8010249999999999).
+    for (stage, t) in r.json()["timings_ms"].as_object().unwrap() {
+        let text = t.to_string();
+        let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(t.as_f64().unwrap() > 0.0 && decimals <= 3, "{stage}: {text}");
+    }
     // The stages again as Server-Timing, with what the JSON cannot hold (the body read,
     // the answer's encoding) and the wasi-nn call split up.
     let timing = r.header("server-timing").expect("a Server-Timing header").to_owned();
