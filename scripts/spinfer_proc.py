@@ -4,6 +4,7 @@ One place for what every Python harness here needs: the binary's path, a free po
 chosen by the host itself (`--listen 127.0.0.1:0`), the address read from its
 `Serving http://…` line, and a stop that never leaves the process behind.
 """
+import http.client
 import os
 import signal
 import socket
@@ -118,6 +119,19 @@ def find_spin():
     if r.returncode != 0:
         return None, r.stderr.strip() or f"scripts/spin.sh exited {r.returncode}"
     return r.stdout.strip(), None
+
+
+def request(addr, method, path, body=b"", headers=None, timeout=60):
+    """One HTTP request to `addr` ("host:port") on a fresh connection:
+    (status, headers with lower-case names, body)."""
+    host, port = addr.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
 
 
 def free_port():

@@ -22,6 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import photos  # noqa: E402
+import spinfer_proc  # noqa: E402
 from spinfer_proc import ROOT, Spinfer  # noqa: E402
 
 LIMIT = 40 << 20  # spinfer-api's DEFAULT_MAX_BODY: classify's and the page's limit
@@ -30,15 +31,10 @@ CONCURRENCY = 2 * CORES  # the host's default --max-concurrency, per chain depth
 MIB = 1 << 20
 
 
-def request(addr, method, path, body=b"", headers=None, timeout=300):
-    host, port = addr.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+def request(addr, method, path, body=b"", headers=None):
+    """(status, body): a 200 MP upload's answer can take minutes on a loaded machine."""
+    status, _, answer = spinfer_proc.request(addr, method, path, body, headers, timeout=300)
+    return status, answer
 
 
 def multipart(name, data, boundary="bigPhotoBoundary42"):

@@ -17,8 +17,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 sys.path.insert(0, HERE)
-from otlp import Receiver, metrics_addr, request, scrape, total  # noqa: E402
-from spinfer_proc import ROOT, Spinfer  # noqa: E402
+from otlp import Receiver, metrics_addr, scrape, total  # noqa: E402
+from spinfer_proc import ROOT, Spinfer, request  # noqa: E402
 
 with open(os.path.join(ROOT, "tests", "data", "images", "grace_hopper.jpg"), "rb") as _f:
     IMAGE = _f.read()

@@ -2,12 +2,12 @@
 `ExportTraceServiceRequest`, decoded by the OpenTelemetry project's own generated classes
 (PyPI `opentelemetry-proto`), spans kept in memory; and the helpers the tests and the
 Prometheus check share (scrape, parse OpenMetrics, /proc CPU time, load)."""
-import http.client
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from spinfer_proc import request  # the importers put scripts/ on sys.path first
 
 
 class Receiver:
@@ -72,17 +72,6 @@ def attr(span, key):
             return {"string_value": v.string_value, "int_value": v.int_value,
                     "double_value": v.double_value, "bool_value": v.bool_value}[v.WhichOneof("value")]
     return None
-
-
-def request(addr, method, path, body=b"", headers=None, timeout=60):
-    host, port = addr.rsplit(":", 1)
-    c = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        c.close()
 
 
 def scrape(metrics_addr):

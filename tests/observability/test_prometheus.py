@@ -28,8 +28,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 sys.path.insert(0, HERE)
-from otlp import metrics_addr, request, scrape, total  # noqa: E402
-from spinfer_proc import ROOT, Spinfer, free_port, stop  # noqa: E402
+from otlp import metrics_addr, scrape, total  # noqa: E402
+from spinfer_proc import ROOT, Spinfer, free_port, request, stop  # noqa: E402
 
 RULES = os.path.join(ROOT, "k8s", "monitoring", "spinfer-rules.yml")
 with open(os.path.join(ROOT, "tests", "data", "images", "grace_hopper.jpg"), "rb") as _f:
