@@ -39,7 +39,12 @@ pub struct Prediction {
 /// A duration in milliseconds to the microsecond, as every `*_ms` figure of the contract
 /// carries it (`1.801`, not `1.8010249999999999`).
 pub fn millis(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
+    to_the_microsecond(d.as_secs_f64() * 1e3)
+}
+
+/// Milliseconds rounded to the microsecond (the host's access log writes its figures so too).
+pub fn to_the_microsecond(ms: f64) -> f64 {
+    (ms * 1e3).round() / 1e3
 }
 
 /// Where classify spent a request, milliseconds.

@@ -14,6 +14,7 @@ use crate::outbound::Dispatch;
 use opentelemetry::trace::{Span as _, SpanContext, SpanKind};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::Span;
+use spinfer_api::{millis, to_the_microsecond};
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, Weak};
@@ -207,12 +208,6 @@ impl Account for HostWork {
     fn compute(&self, _: &str, _: u64, _: Duration, _: SystemTime) {}
 }
 
-/// Milliseconds to the microsecond, as the log shows them (`ms=0.022`, not
-/// `ms=0.021721999999999998`); metrics and spans keep the full value.
-fn micros(ms: f64) -> f64 {
-    (ms * 1e3).round() / 1e3
-}
-
 impl Drop for Shared {
     fn drop(&mut self) {
         let mut s = std::mem::take(&mut *lock(&self.state));
@@ -235,7 +230,9 @@ impl Drop for Shared {
         let trace_id = self.trace.as_ref().map(|c| c.trace_id().to_string()).unwrap_or_default();
         tracing::info!(
             method = %self.method, path = %self.path, component = s.component.as_deref().unwrap_or("-"),
-            status = s.status, ms = micros(s.head.as_secs_f64() * 1e3), cpu_ms = micros(cpu),
+            // To the microsecond, as the API's timings (`ms=0.022`, not
+            // `ms=0.021721999999999998`); the span and the metrics keep the full value.
+            status = s.status, ms = millis(s.head), cpu_ms = to_the_microsecond(cpu),
             cpu_by_component = %by_component,
             model, request_bytes, response_bytes, trace_id = %trace_id, "request"
         );
